@@ -1,0 +1,111 @@
+//! # burn-fptt
+//!
+//! Online training of spiking neural networks for [burn](https://burn.dev).
+//!
+//! - [`spike`] with [`Surrogate`] gradients, and the spiking layers [`Ltc`] (liquid time
+//!   constant), [`Lif`], [`Alif`] and readouts [`LtcReadout`], [`LeakyReadout`]: burn modules
+//!   with configs, records and display, composable with burn-nn layers.
+//! - [`StepModel`]: one time step of a recurrent model, the unit that the learners drive.
+//!
+//! The math follows the LTC-SNN / FPTT method; the defaults are the method's.
+//!
+//! ## Backends
+//!
+//! Cargo features choose the backends compiled in: `ndarray` (default), `flex`, `wgpu`.
+//! [`default_device`] returns the device of the enabled backend (wgpu before flex before
+//! ndarray), so `cargo run --features wgpu` moves a program to the GPU without a code change.
+//! The environment variable `BURN_FPTT_BACKEND` (`ndarray`, `flex` or `wgpu`) picks another
+//! enabled one at run time.
+
+#![warn(missing_docs)]
+
+pub mod error;
+mod math;
+pub mod neuron;
+pub mod step;
+pub mod surrogate;
+
+pub use error::ConfigError;
+pub use neuron::{
+    AdaptiveState, Alif, AlifConfig, AlifState, InitialMembrane, LeakyReadout, LeakyReadoutConfig,
+    Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState,
+    ReadoutState, ResetMode,
+};
+pub use step::{Detach, StepModel};
+pub use surrogate::{Surrogate, smooth_spike, spike};
+
+use burn::tensor::Device;
+
+/// The names of the backends compiled into this build, in order of preference.
+pub fn enabled_backends() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if cfg!(feature = "wgpu") {
+        names.push("wgpu");
+    }
+    if cfg!(feature = "flex") {
+        names.push("flex");
+    }
+    if cfg!(feature = "ndarray") {
+        names.push("ndarray");
+    }
+    names
+}
+
+/// The device of a backend by name: `"ndarray"`, `"flex"` or `"wgpu"`.
+///
+/// # Errors
+///
+/// When the name is unknown or its cargo feature is not enabled in this build.
+pub fn device_by_name(name: &str) -> Result<Device, String> {
+    match name {
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(feature = "flex")]
+        "flex" => Ok(Device::flex()),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)]
+        "ndarray" => Ok(Device::ndarray()),
+        other => Err(format!(
+            "backend `{other}` is not available: this build has {:?} (enable it with the cargo feature of that name)",
+            enabled_backends()
+        )),
+    }
+}
+
+/// The device of the preferred enabled backend: wgpu, else flex, else ndarray; or the one that
+/// the environment variable `BURN_FPTT_BACKEND` names.
+///
+/// Gradients are off on the returned device; call `.autodiff()` on it to train.
+///
+/// # Panics
+///
+/// When `BURN_FPTT_BACKEND` names a backend that is not compiled in, or no backend feature is
+/// enabled.
+///
+/// ```
+/// let device = burn_fptt::default_device();
+/// assert!(!device.is_autodiff());
+/// ```
+pub fn default_device() -> Device {
+    let name = match std::env::var("BURN_FPTT_BACKEND") {
+        Ok(name) if !name.is_empty() => name,
+        _ => enabled_backends()
+            .first()
+            .expect("burn-fptt needs one of the cargo features `ndarray`, `flex` or `wgpu`")
+            .to_string(),
+    };
+    device_by_name(&name).unwrap_or_else(|err| panic!("BURN_FPTT_BACKEND: {err}"))
+}
+
+/// The types most programs need.
+pub mod prelude {
+    pub use crate::error::ConfigError;
+    pub use crate::neuron::{
+        AdaptiveState, Alif, AlifConfig, AlifState, InitialMembrane, LeakyReadout,
+        LeakyReadoutConfig, Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout,
+        LtcReadoutConfig, LtcState, ReadoutState, ResetMode,
+    };
+    pub use crate::step::{Detach, StepModel};
+    pub use crate::surrogate::{Surrogate, smooth_spike, spike};
+    pub use crate::{default_device, device_by_name};
+}

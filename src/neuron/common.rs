@@ -1,0 +1,153 @@
+//! Pieces shared by the spiking layers: reset rules, initial states, shape checks.
+
+use burn::config::Config;
+use burn::tensor::{Device, Distribution, Tensor};
+
+use crate::step::Detach;
+use crate::surrogate::{Surrogate, smooth_spike, spike};
+
+/// What happens to the membrane of a neuron that spiked.
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum ResetMode {
+    /// `u = (1 - s) u'`: back to zero.
+    Hard,
+    /// `u = u' - s θ`: the threshold is subtracted, the overshoot kept.
+    Soft,
+}
+
+/// How the membrane potential of a fresh state is drawn.
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum InitialMembrane {
+    /// `u ~ U[0, 1)`, independently per sample and neuron (the method's default).
+    Uniform,
+    /// `u = 0`.
+    Zeros,
+}
+
+impl InitialMembrane {
+    pub(crate) fn sample(&self, batch: usize, hidden: usize, device: &Device) -> Tensor<2> {
+        match self {
+            Self::Uniform => Tensor::random([batch, hidden], Distribution::Uniform(0.0, 1.0), device),
+            Self::Zeros => Tensor::zeros([batch, hidden], device),
+        }
+    }
+}
+
+/// State of a layer with an adaptive threshold ([`Ltc`](super::Ltc), [`Alif`](super::Alif)).
+#[derive(Debug, Clone)]
+pub struct AdaptiveState {
+    /// Membrane potential `u`, `[batch, hidden]`.
+    pub membrane: Tensor<2>,
+    /// Spikes `s` of the last step, `[batch, hidden]`.
+    pub spikes: Tensor<2>,
+    /// Threshold adaptation `b`, `[batch, hidden]`.
+    pub adaptation: Tensor<2>,
+}
+
+/// State of a [`Lif`](super::Lif) layer.
+#[derive(Debug, Clone)]
+pub struct LifState {
+    /// Membrane potential `u`, `[batch, hidden]`.
+    pub membrane: Tensor<2>,
+    /// Spikes `s` of the last step, `[batch, hidden]`.
+    pub spikes: Tensor<2>,
+}
+
+impl Detach for AdaptiveState {
+    fn detach(self) -> Self {
+        Self {
+            membrane: self.membrane.detach(),
+            spikes: self.spikes.detach(),
+            adaptation: self.adaptation.detach(),
+        }
+    }
+}
+
+impl Detach for LifState {
+    fn detach(self) -> Self {
+        Self {
+            membrane: self.membrane.detach(),
+            spikes: self.spikes.detach(),
+        }
+    }
+}
+
+impl AdaptiveState {
+    /// The batch size of this state.
+    pub fn batch_size(&self) -> usize {
+        self.membrane.dims()[0]
+    }
+}
+
+impl LifState {
+    /// The batch size of this state.
+    pub fn batch_size(&self) -> usize {
+        self.membrane.dims()[0]
+    }
+}
+
+/// Fires `spike` or its smooth twin.
+pub(crate) fn fire(v: Tensor<2>, surrogate: &Surrogate, smooth: bool) -> Tensor<2> {
+    if smooth {
+        smooth_spike(v, surrogate)
+    } else {
+        spike(v, surrogate)
+    }
+}
+
+/// Applies the reset rule to the pre-spike membrane `pre`, given the spikes and threshold.
+pub(crate) fn reset(mode: ResetMode, pre: Tensor<2>, spikes: Tensor<2>, threshold: Tensor<2>) -> Tensor<2> {
+    match mode {
+        ResetMode::Hard => pre.clone() - spikes * pre,
+        ResetMode::Soft => pre - spikes * threshold,
+    }
+}
+
+/// Panics unless `x` is `[batch, width]` with the expected width.
+pub(crate) fn check_step_input(layer: &str, x: &Tensor<2>, width: usize) {
+    let dims = x.dims();
+    assert!(
+        dims[1] == width,
+        "{layer}::step: input must be [batch, {width}], got {dims:?}"
+    );
+}
+
+/// Panics unless `x` is `[batch, time >= 1, width]` with the expected width.
+pub(crate) fn check_sequence_input(layer: &str, x: &Tensor<3>, width: usize) {
+    let dims = x.dims();
+    assert!(
+        dims[2] == width,
+        "{layer}::forward: input must be [batch, time, {width}], got {dims:?}"
+    );
+    assert!(
+        dims[1] >= 1,
+        "{layer}::forward: input has 0 time steps ({dims:?}); a sequence needs at least one"
+    );
+}
+
+/// Panics unless a state tensor is `[batch, hidden]`.
+pub(crate) fn check_state(layer: &str, name: &str, state: &Tensor<2>, batch: usize, hidden: usize) {
+    let dims = state.dims();
+    assert!(
+        dims == [batch, hidden],
+        "{layer}: state `{name}` must be [batch = {batch}, hidden = {hidden}] to match the input, got {dims:?}"
+    );
+}
+
+/// Runs `step` over every time step of `x` (`[batch, time, width]`), stacking the outputs along
+/// time: `[batch, time, out]`.
+pub(crate) fn scan<S>(
+    x: Tensor<3>,
+    mut state: S,
+    mut step: impl FnMut(Tensor<2>, S) -> (Tensor<2>, S),
+) -> (Tensor<3>, S) {
+    let [batch, time, width] = x.dims();
+    let mut outputs = Vec::with_capacity(time);
+    for t in 0..time {
+        let x_t = x.clone().slice([0..batch, t..t + 1, 0..width]).reshape([batch, width]);
+        let (out, next) = step(x_t, state);
+        outputs.push(out);
+        state = next;
+    }
+    (Tensor::stack(outputs, 1), state)
+}

@@ -1,0 +1,470 @@
+//! Leaky integrate-and-fire baselines: `Lif` and the adaptive-threshold `Alif`.
+
+use burn::config::Config;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
+use burn::nn::{Initializer, Linear};
+use burn::tensor::{Device, Tensor};
+
+use super::common::{
+    AdaptiveState, InitialMembrane, LifState, ResetMode, check_sequence_input, check_state,
+    check_step_input, fire, reset, scan,
+};
+use super::ltc::linear;
+use crate::error::{ConfigError, check};
+use crate::surrogate::Surrogate;
+
+/// Time constants are clamped to at least this many steps in the forward pass, so a learned
+/// time constant can never make a decay factor exceed 1 or vanish.
+pub const MIN_TIME_CONSTANT: f64 = 1.0;
+
+/// `exp(-1 / max(tau, MIN_TIME_CONSTANT))` per neuron, as a `[1, H]` row.
+fn decay(tau: &Param<Tensor<1>>) -> Tensor<2> {
+    tau.val()
+        .clamp_min(MIN_TIME_CONSTANT)
+        .recip()
+        .neg()
+        .exp()
+        .unsqueeze_dim(0)
+}
+
+/// Learnable per-neuron time constants drawn from `N(mean, std)`.
+fn time_constants(mean: f64, std: f64, size: usize, device: &Device) -> Param<Tensor<1>> {
+    Initializer::Normal { mean, std }.init([size], device)
+}
+
+/// The input and recurrent projections of a LIF-type layer.
+fn projections(d_input: usize, d_hidden: usize, recurrent: bool, device: &Device) -> (Linear, Option<Linear>) {
+    let input = linear(d_input, d_hidden, Initializer::XavierNormal { gain: 1.0 }, true, device);
+    let recurrent = recurrent
+        .then(|| linear(d_hidden, d_hidden, Initializer::Orthogonal { gain: 1.0 }, false, device));
+    (input, recurrent)
+}
+
+/// `W_x x (+ W_r s)`.
+fn current(input: &Linear, recurrent: &Option<Linear>, x: Tensor<2>, spikes: &Tensor<2>) -> Tensor<2> {
+    let current = input.forward(x);
+    match recurrent {
+        Some(recurrent) => current + recurrent.forward(spikes.clone()),
+        None => current,
+    }
+}
+
+/// Configuration of a [`Lif`] layer.
+#[derive(Config, Debug)]
+pub struct LifConfig {
+    /// Width of the input.
+    pub d_input: usize,
+    /// Number of neurons.
+    pub d_hidden: usize,
+    /// Feed the last spikes back through a recurrent matrix.
+    #[config(default = true)]
+    pub recurrent: bool,
+    /// Firing threshold.
+    #[config(default = 0.1)]
+    pub threshold: f64,
+    /// Mean initial membrane time constant, in steps.
+    #[config(default = 20.0)]
+    pub tau_mem: f64,
+    /// Standard deviation of the initial membrane time constants.
+    #[config(default = 5.0)]
+    pub tau_mem_std: f64,
+    /// Membrane reset after a spike.
+    #[config(default = "ResetMode::Hard")]
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    #[config(default = "Surrogate::multi_gaussian()")]
+    pub surrogate: Surrogate,
+    /// Membrane potential of a fresh state.
+    #[config(default = "InitialMembrane::Zeros")]
+    pub initial_membrane: InitialMembrane,
+    /// Emit the surrogate's smooth antiderivative instead of 0/1 spikes.
+    #[config(default = false)]
+    pub smooth_spikes: bool,
+}
+
+/// Leaky integrate-and-fire neurons with a learnable membrane time constant per neuron.
+///
+/// ```text
+/// I_t  = W_x x_t (+ W_r s_{t-1})
+/// α    = exp(-1 / τ_m)
+/// u'_t = α u_{t-1} + (1 - α) I_t
+/// s_t  = spike(u'_t - θ),   u_t = (1 - s_t) u'_t   (soft reset: u'_t - s_t θ)
+/// ```
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let lif = LifConfig::new(3, 8).init(&device);
+/// let (spikes, _state) = lif.forward(Tensor::<3>::ones([2, 5, 3], &device), None);
+/// assert_eq!(spikes.dims(), [2, 5, 8]);
+/// ```
+#[derive(Module, Debug)]
+#[module(custom_display)]
+pub struct Lif {
+    /// Input projection `W_x`, with bias.
+    pub input: Linear,
+    /// Recurrent projection `W_r`, when recurrent.
+    pub recurrent: Option<Linear>,
+    /// Membrane time constants `τ_m`, `[H]`, in steps.
+    pub tau_mem: Param<Tensor<1>>,
+    /// Firing threshold `θ`.
+    pub threshold: f64,
+    /// Whether spikes are replaced by their smooth twin.
+    pub smooth_spikes: bool,
+    /// Membrane reset after a spike.
+    #[module(skip)]
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    #[module(skip)]
+    pub surrogate: Surrogate,
+    /// Membrane potential of a fresh state.
+    #[module(skip)]
+    pub initial_membrane: InitialMembrane,
+}
+
+impl LifConfig {
+    /// Checks every value of the config.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field when a size is zero, the threshold or the mean time
+    /// constant is not finite and positive, the spread is negative, or the surrogate is invalid.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("LifConfig.d_input", self.d_input)?;
+        check::positive_size("LifConfig.d_hidden", self.d_hidden)?;
+        check::positive("LifConfig.threshold", self.threshold)?;
+        check::positive("LifConfig.tau_mem", self.tau_mem)?;
+        check::non_negative("LifConfig.tau_mem_std", self.tau_mem_std)?;
+        self.surrogate.validate()
+    }
+
+    /// Builds the layer on `device` after [`validate`](Self::validate).
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<Lif, ConfigError> {
+        self.validate()?;
+        let (input, recurrent) = projections(self.d_input, self.d_hidden, self.recurrent, device);
+        Ok(Lif {
+            input,
+            recurrent,
+            tau_mem: time_constants(self.tau_mem, self.tau_mem_std, self.d_hidden, device),
+            threshold: self.threshold,
+            smooth_spikes: self.smooth_spikes,
+            reset: self.reset,
+            surrogate: self.surrogate.clone(),
+            initial_membrane: self.initial_membrane,
+        })
+    }
+
+    /// Builds the layer on `device`.
+    ///
+    /// # Panics
+    ///
+    /// When the config is invalid (see [`validate`](Self::validate)).
+    pub fn init(&self, device: &Device) -> Lif {
+        self.try_init(device).unwrap_or_else(|err| panic!("{err}"))
+    }
+}
+
+impl Lif {
+    /// Width of the input.
+    pub fn d_input(&self) -> usize {
+        self.input.weight.dims()[0]
+    }
+
+    /// Number of neurons.
+    pub fn d_hidden(&self) -> usize {
+        self.input.weight.dims()[1]
+    }
+
+    /// A fresh state: membrane as configured, no spikes.
+    pub fn init_state(&self, batch: usize, device: &Device) -> LifState {
+        let h = self.d_hidden();
+        LifState {
+            membrane: self.initial_membrane.sample(batch, h, device),
+            spikes: Tensor::zeros([batch, h], device),
+        }
+    }
+
+    /// One time step on `x` (`[batch, d_input]`).
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, d_input]` or the state is not `[batch, H]`.
+    pub fn step(&self, x: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
+        check_step_input("Lif", &x, self.d_input());
+        let [batch, hidden] = [x.dims()[0], self.d_hidden()];
+        check_state("Lif", "membrane", &state.membrane, batch, hidden);
+        check_state("Lif", "spikes", &state.spikes, batch, hidden);
+        let current = current(&self.input, &self.recurrent, x, &state.spikes);
+        // α u + (1 - α) I, written as I + α (u - I).
+        let pre = current.clone() + decay(&self.tau_mem) * (state.membrane - current);
+        let threshold = Tensor::full([batch, hidden], self.threshold, &pre.device());
+        let spikes = fire(pre.clone() - self.threshold, &self.surrogate, self.smooth_spikes);
+        let membrane = reset(self.reset, pre, spikes.clone(), threshold);
+        (spikes.clone(), LifState { membrane, spikes })
+    }
+
+    /// A whole sequence `[batch, time, d_input]`; `None` starts from a fresh state.
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
+    pub fn forward(&self, x: Tensor<3>, state: Option<LifState>) -> (Tensor<3>, LifState) {
+        check_sequence_input("Lif", &x, self.d_input());
+        let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
+        scan(x, state, |x_t, state| self.step(x_t, state))
+    }
+}
+
+impl ModuleDisplay for Lif {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new()
+            .with_new_line_after_attribute(false)
+            .optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("d_input", &self.d_input())
+            .add("d_hidden", &self.d_hidden())
+            .add("recurrent", &self.recurrent.is_some())
+            .add("threshold", &self.threshold)
+            .add_debug_attribute("reset", &self.reset)
+            .add_debug_attribute("surrogate", &self.surrogate)
+            .optional()
+    }
+}
+
+/// Configuration of an [`Alif`] layer.
+#[derive(Config, Debug)]
+pub struct AlifConfig {
+    /// Width of the input.
+    pub d_input: usize,
+    /// Number of neurons.
+    pub d_hidden: usize,
+    /// Feed the last spikes back through a recurrent matrix.
+    #[config(default = true)]
+    pub recurrent: bool,
+    /// Base threshold `b0`.
+    #[config(default = 0.1)]
+    pub base_threshold: f64,
+    /// Adaptation strength `beta` of the threshold `b0 + beta b`.
+    #[config(default = 1.8)]
+    pub adaptation: f64,
+    /// Mean initial membrane time constant, in steps.
+    #[config(default = 20.0)]
+    pub tau_mem: f64,
+    /// Standard deviation of the initial membrane time constants.
+    #[config(default = 5.0)]
+    pub tau_mem_std: f64,
+    /// Mean initial adaptation time constant, in steps.
+    #[config(default = 200.0)]
+    pub tau_adaptation: f64,
+    /// Standard deviation of the initial adaptation time constants.
+    #[config(default = 25.0)]
+    pub tau_adaptation_std: f64,
+    /// Membrane reset after a spike.
+    #[config(default = "ResetMode::Hard")]
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    #[config(default = "Surrogate::multi_gaussian()")]
+    pub surrogate: Surrogate,
+    /// Membrane potential of a fresh state.
+    #[config(default = "InitialMembrane::Zeros")]
+    pub initial_membrane: InitialMembrane,
+    /// Emit the surrogate's smooth antiderivative instead of 0/1 spikes.
+    #[config(default = false)]
+    pub smooth_spikes: bool,
+}
+
+/// Adaptive LIF neurons: a LIF membrane and a threshold that rises after each spike and decays
+/// with a learnable per-neuron adaptation time constant.
+///
+/// ```text
+/// I_t  = W_x x_t (+ W_r s_{t-1})
+/// ρ    = exp(-1 / τ_a),   b_t = ρ b_{t-1} + (1 - ρ) s_{t-1},   θ_t = b0 + beta b_t
+/// α    = exp(-1 / τ_m),   u'_t = α u_{t-1} + (1 - α) I_t
+/// s_t  = spike(u'_t - θ_t),   u_t = (1 - s_t) u'_t   (soft reset: u'_t - s_t θ_t)
+/// ```
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let alif = AlifConfig::new(3, 8).init(&device);
+/// let (spikes, state) = alif.forward(Tensor::<3>::ones([2, 5, 3], &device), None);
+/// assert_eq!(spikes.dims(), [2, 5, 8]);
+/// assert_eq!(state.adaptation.dims(), [2, 8]);
+/// ```
+#[derive(Module, Debug)]
+#[module(custom_display)]
+pub struct Alif {
+    /// Input projection `W_x`, with bias.
+    pub input: Linear,
+    /// Recurrent projection `W_r`, when recurrent.
+    pub recurrent: Option<Linear>,
+    /// Membrane time constants `τ_m`, `[H]`, in steps.
+    pub tau_mem: Param<Tensor<1>>,
+    /// Adaptation time constants `τ_a`, `[H]`, in steps.
+    pub tau_adaptation: Param<Tensor<1>>,
+    /// Base threshold `b0`.
+    pub base_threshold: f64,
+    /// Adaptation strength `beta`.
+    pub adaptation: f64,
+    /// Whether spikes are replaced by their smooth twin.
+    pub smooth_spikes: bool,
+    /// Membrane reset after a spike.
+    #[module(skip)]
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    #[module(skip)]
+    pub surrogate: Surrogate,
+    /// Membrane potential of a fresh state.
+    #[module(skip)]
+    pub initial_membrane: InitialMembrane,
+}
+
+impl AlifConfig {
+    /// Checks every value of the config.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field when a size is zero, a threshold or mean time constant
+    /// is not finite and positive, the adaptation or a spread is negative, or the surrogate is
+    /// invalid.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("AlifConfig.d_input", self.d_input)?;
+        check::positive_size("AlifConfig.d_hidden", self.d_hidden)?;
+        check::positive("AlifConfig.base_threshold", self.base_threshold)?;
+        check::non_negative("AlifConfig.adaptation", self.adaptation)?;
+        check::positive("AlifConfig.tau_mem", self.tau_mem)?;
+        check::non_negative("AlifConfig.tau_mem_std", self.tau_mem_std)?;
+        check::positive("AlifConfig.tau_adaptation", self.tau_adaptation)?;
+        check::non_negative("AlifConfig.tau_adaptation_std", self.tau_adaptation_std)?;
+        self.surrogate.validate()
+    }
+
+    /// Builds the layer on `device` after [`validate`](Self::validate).
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<Alif, ConfigError> {
+        self.validate()?;
+        let (input, recurrent) = projections(self.d_input, self.d_hidden, self.recurrent, device);
+        Ok(Alif {
+            input,
+            recurrent,
+            tau_mem: time_constants(self.tau_mem, self.tau_mem_std, self.d_hidden, device),
+            tau_adaptation: time_constants(
+                self.tau_adaptation,
+                self.tau_adaptation_std,
+                self.d_hidden,
+                device,
+            ),
+            base_threshold: self.base_threshold,
+            adaptation: self.adaptation,
+            smooth_spikes: self.smooth_spikes,
+            reset: self.reset,
+            surrogate: self.surrogate.clone(),
+            initial_membrane: self.initial_membrane,
+        })
+    }
+
+    /// Builds the layer on `device`.
+    ///
+    /// # Panics
+    ///
+    /// When the config is invalid (see [`validate`](Self::validate)).
+    pub fn init(&self, device: &Device) -> Alif {
+        self.try_init(device).unwrap_or_else(|err| panic!("{err}"))
+    }
+}
+
+impl Alif {
+    /// Width of the input.
+    pub fn d_input(&self) -> usize {
+        self.input.weight.dims()[0]
+    }
+
+    /// Number of neurons.
+    pub fn d_hidden(&self) -> usize {
+        self.input.weight.dims()[1]
+    }
+
+    /// A fresh state: membrane as configured, no spikes, no adaptation.
+    pub fn init_state(&self, batch: usize, device: &Device) -> AdaptiveState {
+        let h = self.d_hidden();
+        AdaptiveState {
+            membrane: self.initial_membrane.sample(batch, h, device),
+            spikes: Tensor::zeros([batch, h], device),
+            adaptation: Tensor::zeros([batch, h], device),
+        }
+    }
+
+    /// One time step on `x` (`[batch, d_input]`).
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, d_input]` or the state is not `[batch, H]`.
+    pub fn step(&self, x: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
+        check_step_input("Alif", &x, self.d_input());
+        let [batch, hidden] = [x.dims()[0], self.d_hidden()];
+        check_state("Alif", "membrane", &state.membrane, batch, hidden);
+        check_state("Alif", "spikes", &state.spikes, batch, hidden);
+        check_state("Alif", "adaptation", &state.adaptation, batch, hidden);
+        let current = current(&self.input, &self.recurrent, x, &state.spikes);
+        // ρ b + (1 - ρ) s, written as s + ρ (b - s).
+        let adaptation = state.spikes.clone()
+            + decay(&self.tau_adaptation) * (state.adaptation - state.spikes);
+        let threshold = adaptation.clone() * self.adaptation + self.base_threshold;
+        let pre = current.clone() + decay(&self.tau_mem) * (state.membrane - current);
+        let spikes = fire(pre.clone() - threshold.clone(), &self.surrogate, self.smooth_spikes);
+        let membrane = reset(self.reset, pre, spikes.clone(), threshold);
+        (
+            spikes.clone(),
+            AdaptiveState {
+                membrane,
+                spikes,
+                adaptation,
+            },
+        )
+    }
+
+    /// A whole sequence `[batch, time, d_input]`; `None` starts from a fresh state.
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
+    pub fn forward(&self, x: Tensor<3>, state: Option<AdaptiveState>) -> (Tensor<3>, AdaptiveState) {
+        check_sequence_input("Alif", &x, self.d_input());
+        let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
+        scan(x, state, |x_t, state| self.step(x_t, state))
+    }
+}
+
+impl ModuleDisplay for Alif {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new()
+            .with_new_line_after_attribute(false)
+            .optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("d_input", &self.d_input())
+            .add("d_hidden", &self.d_hidden())
+            .add("recurrent", &self.recurrent.is_some())
+            .add("base_threshold", &self.base_threshold)
+            .add("adaptation", &self.adaptation)
+            .add_debug_attribute("reset", &self.reset)
+            .add_debug_attribute("surrogate", &self.surrogate)
+            .optional()
+    }
+}

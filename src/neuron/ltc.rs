@@ -1,0 +1,271 @@
+//! The liquid-time-constant (LTC) spiking layer.
+
+use burn::config::Config;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
+use burn::nn::{Initializer, Linear, LinearConfig};
+use crate::math::sigmoid;
+use burn::tensor::{Device, Tensor};
+
+use super::common::{
+    AdaptiveState, InitialMembrane, ResetMode, check_sequence_input, check_state, check_step_input,
+    fire, reset, scan,
+};
+use crate::error::{ConfigError, check};
+use crate::surrogate::Surrogate;
+
+/// Configuration of an [`Ltc`] layer. Defaults are the method's.
+#[derive(Config, Debug)]
+pub struct LtcConfig {
+    /// Width of the input `x_t`.
+    pub d_input: usize,
+    /// Number of neurons `H`.
+    pub d_hidden: usize,
+    /// Feed the last spikes back through `W_r` (`I_t = W_x x_t + W_r s_{t-1}`).
+    #[config(default = true)]
+    pub recurrent: bool,
+    /// Base threshold `b0`.
+    #[config(default = 0.1)]
+    pub base_threshold: f64,
+    /// Adaptation strength `beta` of the threshold `b0 + beta b_t`; `0` disables adaptation.
+    #[config(default = 1.8)]
+    pub adaptation: f64,
+    /// Membrane reset after a spike.
+    #[config(default = "ResetMode::Hard")]
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    #[config(default = "Surrogate::multi_gaussian()")]
+    pub surrogate: Surrogate,
+    /// Membrane potential of a fresh state.
+    #[config(default = "InitialMembrane::Uniform")]
+    pub initial_membrane: InitialMembrane,
+    /// Emit the surrogate's smooth antiderivative instead of 0/1 spikes (gradient checks,
+    /// annealing). Off for a spiking network.
+    #[config(default = false)]
+    pub smooth_spikes: bool,
+}
+
+/// A layer of liquid-time-constant spiking neurons.
+///
+/// Per step, for `H` neurons and batch-major tensors:
+///
+/// ```text
+/// I_t  = W_x x_t (+ W_r s_{t-1})
+/// a_t  = σ(W_m [I_t ; u_{t-1}])        membrane update rate
+/// r_t  = σ(W_a [I_t ; b_{t-1}])        adaptation retention
+/// b_t  = r_t b_{t-1} + (1 - r_t) s_{t-1}
+/// θ_t  = b0 + beta b_t
+/// u'_t = (1 - a_t) u_{t-1} + a_t I_t
+/// s_t  = spike(u'_t - θ_t)
+/// u_t  = (1 - s_t) u'_t                 (soft reset: u'_t - s_t θ_t)
+/// ```
+///
+/// `W_x`, `W_m`, `W_a` are Xavier-normal, `W_r` orthogonal, biases zero (`W_r` has none: `W_x`'s
+/// bias covers it).
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let ltc = LtcConfig::new(4, 16).init(&device);
+/// let x = Tensor::<3>::ones([2, 10, 4], &device); // [batch, time, features]
+/// let (spikes, state) = ltc.forward(x, None);
+/// assert_eq!(spikes.dims(), [2, 10, 16]);
+/// assert_eq!(state.membrane.dims(), [2, 16]);
+/// ```
+#[derive(Module, Debug)]
+#[module(custom_display)]
+pub struct Ltc {
+    /// `W_x`: input to current, `[d_input, H]`, with bias.
+    pub input: Linear,
+    /// `W_r`: last spikes to current, `[H, H]`, when recurrent.
+    pub recurrent: Option<Linear>,
+    /// `W_m`: `[I_t ; u_{t-1}]` to the membrane update rate, `[2H, H]`.
+    pub membrane_gate: Linear,
+    /// `W_a`: `[I_t ; b_{t-1}]` to the adaptation retention, `[2H, H]`.
+    pub adaptation_gate: Linear,
+    /// Base threshold `b0`.
+    pub base_threshold: f64,
+    /// Adaptation strength `beta`.
+    pub adaptation: f64,
+    /// Whether spikes are replaced by their smooth twin.
+    pub smooth_spikes: bool,
+    /// Membrane reset after a spike.
+    #[module(skip)]
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    #[module(skip)]
+    pub surrogate: Surrogate,
+    /// Membrane potential of a fresh state.
+    #[module(skip)]
+    pub initial_membrane: InitialMembrane,
+}
+
+/// A Linear layer with the given weight initializer and a zero bias (or none).
+pub(crate) fn linear(d_in: usize, d_out: usize, init: Initializer, bias: bool, device: &Device) -> Linear {
+    let mut layer = LinearConfig::new(d_in, d_out)
+        .with_bias(false)
+        .with_initializer(init)
+        .init(device);
+    if bias {
+        layer.bias = Some(Param::from_tensor(Tensor::zeros([d_out], device)));
+    }
+    layer
+}
+
+impl LtcConfig {
+    /// Checks every value of the config.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field when a size is zero, the base threshold is not finite
+    /// and positive, the adaptation strength is negative or not finite, or the surrogate's
+    /// parameters are invalid.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("LtcConfig.d_input", self.d_input)?;
+        check::positive_size("LtcConfig.d_hidden", self.d_hidden)?;
+        check::positive("LtcConfig.base_threshold", self.base_threshold)?;
+        check::non_negative("LtcConfig.adaptation", self.adaptation)?;
+        self.surrogate.validate()
+    }
+
+    /// Builds the layer on `device` after [`validate`](Self::validate).
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<Ltc, ConfigError> {
+        self.validate()?;
+        let h = self.d_hidden;
+        let xavier = Initializer::XavierNormal { gain: 1.0 };
+        Ok(Ltc {
+            input: linear(self.d_input, h, xavier.clone(), true, device),
+            recurrent: self
+                .recurrent
+                .then(|| linear(h, h, Initializer::Orthogonal { gain: 1.0 }, false, device)),
+            membrane_gate: linear(2 * h, h, xavier.clone(), true, device),
+            adaptation_gate: linear(2 * h, h, xavier, true, device),
+            base_threshold: self.base_threshold,
+            adaptation: self.adaptation,
+            smooth_spikes: self.smooth_spikes,
+            reset: self.reset,
+            surrogate: self.surrogate.clone(),
+            initial_membrane: self.initial_membrane,
+        })
+    }
+
+    /// Builds the layer on `device`.
+    ///
+    /// # Panics
+    ///
+    /// When the config is invalid (see [`validate`](Self::validate)).
+    pub fn init(&self, device: &Device) -> Ltc {
+        self.try_init(device).unwrap_or_else(|err| panic!("{err}"))
+    }
+}
+
+impl Ltc {
+    /// Width of the input.
+    pub fn d_input(&self) -> usize {
+        self.input.weight.dims()[0]
+    }
+
+    /// Number of neurons.
+    pub fn d_hidden(&self) -> usize {
+        self.input.weight.dims()[1]
+    }
+
+    /// A fresh state for `batch` samples: `u` as configured, `s = 0`, `b = b0`.
+    pub fn init_state(&self, batch: usize, device: &Device) -> AdaptiveState {
+        let h = self.d_hidden();
+        AdaptiveState {
+            membrane: self.initial_membrane.sample(batch, h, device),
+            spikes: Tensor::zeros([batch, h], device),
+            adaptation: Tensor::full([batch, h], self.base_threshold, device),
+        }
+    }
+
+    /// One time step: `x` is `[batch, d_input]`; returns the spikes `[batch, H]` and the new state.
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, d_input]` or the state is not `[batch, H]`.
+    pub fn step(&self, x: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
+        check_step_input("Ltc", &x, self.d_input());
+        self.step_current(self.input.forward(x), state)
+    }
+
+    /// A whole sequence: `x` is `[batch, time, d_input]`; returns the spikes `[batch, time, H]` and
+    /// the final state. `None` starts from [`init_state`](Self::init_state).
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
+    pub fn forward(&self, x: Tensor<3>, state: Option<AdaptiveState>) -> (Tensor<3>, AdaptiveState) {
+        check_sequence_input("Ltc", &x, self.d_input());
+        let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
+        // The input projection of every step in one matrix product.
+        let currents = self.input.forward(x);
+        scan(currents, state, |current, state| self.step_current(current, state))
+    }
+
+    /// One step from the feed-forward current `W_x x_t + bias`.
+    fn step_current(&self, current: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
+        let [batch, hidden] = current.dims();
+        check_state("Ltc", "membrane", &state.membrane, batch, hidden);
+        check_state("Ltc", "spikes", &state.spikes, batch, hidden);
+        check_state("Ltc", "adaptation", &state.adaptation, batch, hidden);
+        let AdaptiveState {
+            membrane,
+            spikes,
+            adaptation,
+        } = state;
+        let current = match &self.recurrent {
+            Some(recurrent) => current + recurrent.forward(spikes.clone()),
+            None => current,
+        };
+        let rate = sigmoid(
+            self.membrane_gate
+                .forward(Tensor::cat(vec![current.clone(), membrane.clone()], 1)),
+        );
+        let retention = sigmoid(
+            self.adaptation_gate
+                .forward(Tensor::cat(vec![current.clone(), adaptation.clone()], 1)),
+        );
+        // r b + (1 - r) s, written as s + r (b - s).
+        let adaptation = spikes.clone() + retention * (adaptation - spikes);
+        let threshold = adaptation.clone() * self.adaptation + self.base_threshold;
+        // (1 - a) u + a I, written as u + a (I - u).
+        let pre = membrane.clone() + rate * (current - membrane);
+        let spikes = fire(pre.clone() - threshold.clone(), &self.surrogate, self.smooth_spikes);
+        let membrane = reset(self.reset, pre, spikes.clone(), threshold);
+        (
+            spikes.clone(),
+            AdaptiveState {
+                membrane,
+                spikes,
+                adaptation,
+            },
+        )
+    }
+}
+
+impl ModuleDisplay for Ltc {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new()
+            .with_new_line_after_attribute(false)
+            .optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("d_input", &self.d_input())
+            .add("d_hidden", &self.d_hidden())
+            .add("recurrent", &self.recurrent.is_some())
+            .add("base_threshold", &self.base_threshold)
+            .add("adaptation", &self.adaptation)
+            .add_debug_attribute("reset", &self.reset)
+            .add_debug_attribute("surrogate", &self.surrogate)
+            .optional()
+    }
+}

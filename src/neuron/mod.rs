@@ -1,0 +1,21 @@
+//! Spiking layers and their readouts.
+//!
+//! Every layer follows burn-nn's recurrent style: a `Config` with `init(&Device)`, a `step` for
+//! one time step and a `forward` over `[batch, time, features]`, the state passed in and out.
+
+pub(crate) mod common;
+mod lif;
+mod ltc;
+mod readout;
+
+pub use common::{AdaptiveState, InitialMembrane, LifState, ResetMode};
+pub use lif::{Alif, AlifConfig, Lif, LifConfig};
+pub use ltc::{Ltc, LtcConfig};
+pub use readout::{LeakyReadout, LeakyReadoutConfig, LtcReadout, LtcReadoutConfig, ReadoutState};
+
+/// The state of an [`Ltc`] layer: membrane, last spikes and adaptation, each `[batch, hidden]`.
+pub type LtcState = AdaptiveState;
+/// The state of an [`Alif`] layer: membrane, last spikes and adaptation, each `[batch, hidden]`.
+pub type AlifState = AdaptiveState;
+
+pub(crate) use common::scan;

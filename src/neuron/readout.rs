@@ -1,0 +1,307 @@
+//! Non-spiking leaky-integrator readouts that turn spikes into class scores.
+
+use burn::config::Config;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
+use burn::nn::{Initializer, Linear};
+use crate::math::sigmoid;
+use burn::tensor::{Device, Tensor};
+
+use super::common::{check_sequence_input, check_state, check_step_input, scan};
+use super::lif::MIN_TIME_CONSTANT;
+use super::ltc::linear;
+use crate::error::{ConfigError, check};
+use crate::step::Detach;
+
+/// The state of a readout: its potential `m`, `[batch, classes]`, which is also its output.
+#[derive(Debug, Clone)]
+pub struct ReadoutState {
+    /// Potential `m_t`, `[batch, classes]`.
+    pub potential: Tensor<2>,
+}
+
+impl Detach for ReadoutState {
+    fn detach(self) -> Self {
+        Self {
+            potential: self.potential.detach(),
+        }
+    }
+}
+
+fn zero_state(batch: usize, classes: usize, device: &Device) -> ReadoutState {
+    ReadoutState {
+        potential: Tensor::zeros([batch, classes], device),
+    }
+}
+
+/// Configuration of an [`LtcReadout`].
+#[derive(Config, Debug)]
+pub struct LtcReadoutConfig {
+    /// Width of the input (the spiking layer's size).
+    pub d_input: usize,
+    /// Number of outputs (classes).
+    pub d_output: usize,
+}
+
+/// A leaky integrator with a liquid time constant:
+///
+/// ```text
+/// d_t = W_o x_t,   k_t = σ(W_k [d_t ; m_{t-1}]),   m_t = (1 - k_t) m_{t-1} + k_t d_t
+/// ```
+///
+/// The class scores are `m_t`. `W_o`, `W_k` are Xavier-normal, biases zero; `m_0 = 0`.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let readout = LtcReadoutConfig::new(16, 10).init(&device);
+/// let (scores, state) = readout.forward(Tensor::<3>::ones([2, 7, 16], &device), None);
+/// assert_eq!(scores.dims(), [2, 7, 10]);
+/// assert_eq!(state.potential.dims(), [2, 10]);
+/// ```
+#[derive(Module, Debug)]
+#[module(custom_display)]
+pub struct LtcReadout {
+    /// `W_o`: input to drive `d_t`, `[d_input, C]`.
+    pub output: Linear,
+    /// `W_k`: `[d_t ; m_{t-1}]` to the update rate `k_t`, `[2C, C]`.
+    pub gate: Linear,
+}
+
+impl LtcReadoutConfig {
+    /// Checks the sizes.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the size that is zero.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("LtcReadoutConfig.d_input", self.d_input)?;
+        check::positive_size("LtcReadoutConfig.d_output", self.d_output)
+    }
+
+    /// Builds the readout on `device` after [`validate`](Self::validate).
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<LtcReadout, ConfigError> {
+        self.validate()?;
+        let xavier = Initializer::XavierNormal { gain: 1.0 };
+        Ok(LtcReadout {
+            output: linear(self.d_input, self.d_output, xavier.clone(), true, device),
+            gate: linear(2 * self.d_output, self.d_output, xavier, true, device),
+        })
+    }
+
+    /// Builds the readout on `device`.
+    ///
+    /// # Panics
+    ///
+    /// When a size is zero.
+    pub fn init(&self, device: &Device) -> LtcReadout {
+        self.try_init(device).unwrap_or_else(|err| panic!("{err}"))
+    }
+}
+
+impl LtcReadout {
+    /// Width of the input.
+    pub fn d_input(&self) -> usize {
+        self.output.weight.dims()[0]
+    }
+
+    /// Number of outputs.
+    pub fn d_output(&self) -> usize {
+        self.output.weight.dims()[1]
+    }
+
+    /// A fresh state, `m = 0`.
+    pub fn init_state(&self, batch: usize, device: &Device) -> ReadoutState {
+        zero_state(batch, self.d_output(), device)
+    }
+
+    /// One step on `x` (`[batch, d_input]`); returns the scores `m_t` and the new state.
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, d_input]` or the state is not `[batch, d_output]`.
+    pub fn step(&self, x: Tensor<2>, state: ReadoutState) -> (Tensor<2>, ReadoutState) {
+        check_step_input("LtcReadout", &x, self.d_input());
+        check_state("LtcReadout", "potential", &state.potential, x.dims()[0], self.d_output());
+        let drive = self.output.forward(x);
+        let previous = state.potential;
+        let rate = sigmoid(self.gate.forward(Tensor::cat(vec![drive.clone(), previous.clone()], 1)));
+        // (1 - k) m + k d, written as m + k (d - m).
+        let potential = previous.clone() + rate * (drive - previous);
+        (potential.clone(), ReadoutState { potential })
+    }
+
+    /// A whole sequence `[batch, time, d_input]`; returns the scores `[batch, time, d_output]`.
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, d_output]`.
+    pub fn forward(&self, x: Tensor<3>, state: Option<ReadoutState>) -> (Tensor<3>, ReadoutState) {
+        check_sequence_input("LtcReadout", &x, self.d_input());
+        let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
+        scan(x, state, |x_t, state| self.step(x_t, state))
+    }
+}
+
+impl ModuleDisplay for LtcReadout {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new()
+            .with_new_line_after_attribute(false)
+            .optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("d_input", &self.d_input())
+            .add("d_output", &self.d_output())
+            .optional()
+    }
+}
+
+/// Configuration of a [`LeakyReadout`].
+#[derive(Config, Debug)]
+pub struct LeakyReadoutConfig {
+    /// Width of the input.
+    pub d_input: usize,
+    /// Number of outputs (classes).
+    pub d_output: usize,
+    /// Mean initial time constant, in steps.
+    #[config(default = 20.0)]
+    pub tau: f64,
+    /// Standard deviation of the initial time constants.
+    #[config(default = 5.0)]
+    pub tau_std: f64,
+}
+
+/// A leaky integrator with a learnable time constant per output:
+/// `m_t = k m_{t-1} + (1 - k) W_o x_t`, `k = exp(-1 / τ)`.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let readout = LeakyReadoutConfig::new(16, 10).init(&device);
+/// let (scores, _) = readout.forward(Tensor::<3>::ones([2, 7, 16], &device), None);
+/// assert_eq!(scores.dims(), [2, 7, 10]);
+/// ```
+#[derive(Module, Debug)]
+#[module(custom_display)]
+pub struct LeakyReadout {
+    /// `W_o`: input to drive, `[d_input, C]`.
+    pub output: Linear,
+    /// Time constants `τ`, `[C]`, in steps.
+    pub tau: Param<Tensor<1>>,
+}
+
+impl LeakyReadoutConfig {
+    /// Checks every value.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field when a size is zero, `tau` is not finite and positive
+    /// or `tau_std` is negative.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("LeakyReadoutConfig.d_input", self.d_input)?;
+        check::positive_size("LeakyReadoutConfig.d_output", self.d_output)?;
+        check::positive("LeakyReadoutConfig.tau", self.tau)?;
+        check::non_negative("LeakyReadoutConfig.tau_std", self.tau_std)
+    }
+
+    /// Builds the readout on `device` after [`validate`](Self::validate).
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<LeakyReadout, ConfigError> {
+        self.validate()?;
+        let xavier = Initializer::XavierNormal { gain: 1.0 };
+        Ok(LeakyReadout {
+            output: linear(self.d_input, self.d_output, xavier, true, device),
+            tau: Initializer::Normal {
+                mean: self.tau,
+                std: self.tau_std,
+            }
+            .init([self.d_output], device),
+        })
+    }
+
+    /// Builds the readout on `device`.
+    ///
+    /// # Panics
+    ///
+    /// When the config is invalid (see [`validate`](Self::validate)).
+    pub fn init(&self, device: &Device) -> LeakyReadout {
+        self.try_init(device).unwrap_or_else(|err| panic!("{err}"))
+    }
+}
+
+impl LeakyReadout {
+    /// Width of the input.
+    pub fn d_input(&self) -> usize {
+        self.output.weight.dims()[0]
+    }
+
+    /// Number of outputs.
+    pub fn d_output(&self) -> usize {
+        self.output.weight.dims()[1]
+    }
+
+    /// A fresh state, `m = 0`.
+    pub fn init_state(&self, batch: usize, device: &Device) -> ReadoutState {
+        zero_state(batch, self.d_output(), device)
+    }
+
+    /// One step on `x` (`[batch, d_input]`).
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, d_input]` or the state is not `[batch, d_output]`.
+    pub fn step(&self, x: Tensor<2>, state: ReadoutState) -> (Tensor<2>, ReadoutState) {
+        check_step_input("LeakyReadout", &x, self.d_input());
+        check_state("LeakyReadout", "potential", &state.potential, x.dims()[0], self.d_output());
+        let drive = self.output.forward(x);
+        let keep = self
+            .tau
+            .val()
+            .clamp_min(MIN_TIME_CONSTANT)
+            .recip()
+            .neg()
+            .exp()
+            .unsqueeze_dim(0);
+        // k m + (1 - k) d, written as d + k (m - d).
+        let potential = drive.clone() + keep * (state.potential - drive);
+        (potential.clone(), ReadoutState { potential })
+    }
+
+    /// A whole sequence `[batch, time, d_input]`.
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, d_output]`.
+    pub fn forward(&self, x: Tensor<3>, state: Option<ReadoutState>) -> (Tensor<3>, ReadoutState) {
+        check_sequence_input("LeakyReadout", &x, self.d_input());
+        let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
+        scan(x, state, |x_t, state| self.step(x_t, state))
+    }
+}
+
+impl ModuleDisplay for LeakyReadout {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new()
+            .with_new_line_after_attribute(false)
+            .optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        content
+            .add("d_input", &self.d_input())
+            .add("d_output", &self.d_output())
+            .optional()
+    }
+}

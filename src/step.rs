@@ -1,0 +1,116 @@
+//! One time step at a time: the [`StepModel`] trait that the learners drive, and [`Detach`] for
+//! the states they carry between updates.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+/// Cuts a recurrent state from the autodiff graph that produced it, keeping its values.
+///
+/// FPTT detaches the state before every update, so no graph spans more than one chunk of time.
+pub trait Detach {
+    /// The same values, with no history.
+    fn detach(self) -> Self;
+}
+
+impl<const D: usize> Detach for Tensor<D> {
+    fn detach(self) -> Self {
+        Tensor::detach(self)
+    }
+}
+
+impl Detach for () {
+    fn detach(self) -> Self {}
+}
+
+impl<T: Detach> Detach for Option<T> {
+    fn detach(self) -> Self {
+        self.map(Detach::detach)
+    }
+}
+
+impl<T: Detach> Detach for Vec<T> {
+    fn detach(self) -> Self {
+        self.into_iter().map(Detach::detach).collect()
+    }
+}
+
+macro_rules! detach_tuple {
+    ($($name:ident),+) => {
+        impl<$($name: Detach),+> Detach for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn detach(self) -> Self {
+                let ($($name,)+) = self;
+                ($($name.detach(),)+)
+            }
+        }
+    };
+}
+detach_tuple!(A);
+detach_tuple!(A, B);
+detach_tuple!(A, B, C);
+detach_tuple!(A, B, C, D);
+detach_tuple!(A, B, C, D, E);
+
+/// A recurrent model that advances one time step per call: the unit the FPTT and BPTT learners
+/// drive over a sequence.
+///
+/// `step` maps the input of one step, `[batch, features]`, and the state to the model's output
+/// for that step (class scores, `[batch, classes]`) and the next state.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// #[derive(Module, Debug)]
+/// struct Net {
+///     ltc: Ltc,
+///     out: LtcReadout,
+/// }
+///
+/// impl StepModel for Net {
+///     type State = (LtcState, ReadoutState);
+///
+///     fn init_state(&self, batch: usize, device: &Device) -> Self::State {
+///         (self.ltc.init_state(batch, device), self.out.init_state(batch, device))
+///     }
+///
+///     fn step(&self, x: Tensor<2>, (ltc, out): Self::State) -> (Tensor<2>, Self::State) {
+///         let (spikes, ltc) = self.ltc.step(x, ltc);
+///         let (scores, out) = self.out.step(spikes, out);
+///         (scores, (ltc, out))
+///     }
+/// }
+///
+/// let device = default_device();
+/// let net = Net {
+///     ltc: LtcConfig::new(1, 32).init(&device),
+///     out: LtcReadoutConfig::new(32, 10).init(&device),
+/// };
+/// let x = Tensor::<3>::ones([4, 20, 1], &device);
+/// let (scores, _state) = net.run(x, None);
+/// assert_eq!(scores.dims(), [4, 20, 10]);
+/// ```
+pub trait StepModel: Module {
+    /// Everything the model carries from one step to the next.
+    type State: Detach + Clone + Send;
+
+    /// A fresh state for `batch` samples.
+    fn init_state(&self, batch: usize, device: &Device) -> Self::State;
+
+    /// One time step: the input `[batch, features]` and state to the output and the next state.
+    fn step(&self, x: Tensor<2>, state: Self::State) -> (Tensor<2>, Self::State);
+
+    /// Runs every step of `x` (`[batch, time, features]`), returning the outputs stacked over
+    /// time, `[batch, time, out]`, and the final state. `None` starts from
+    /// [`init_state`](Self::init_state).
+    ///
+    /// # Panics
+    ///
+    /// When `x` has no time steps, or [`step`](Self::step) panics on its input.
+    fn run(&self, x: Tensor<3>, state: Option<Self::State>) -> (Tensor<3>, Self::State) {
+        let [batch, time, _] = x.dims();
+        assert!(time >= 1, "StepModel::run: the input has 0 time steps");
+        let state = state.unwrap_or_else(|| self.init_state(batch, &x.device()));
+        crate::neuron::scan(x, state, |x_t, state| self.step(x_t, state))
+    }
+}

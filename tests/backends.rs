@@ -1,0 +1,82 @@
+//! The same weights and inputs give the same forward values and gradients on ndarray and wgpu.
+//! Compiled with `--features wgpu`; on a machine without a GPU, run it on a software Vulkan
+//! driver (lavapipe), see README.md.
+#![cfg(all(feature = "wgpu", feature = "ndarray"))]
+
+mod common;
+
+use burn::prelude::*;
+use burn_fptt::prelude::*;
+use common::*;
+
+fn run(device: &Device) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    // Both backends get the same f32 weights from the same constants.
+    let ltc = reference_ltc(LtcConfig::new(2, 3), device);
+    let readout = reference_readout(device);
+    let x = Tensor::<3>::from_floats(
+        [
+            [[1.0, 0.0], [0.5, 0.5], [2.0, -1.0], [0.0, 1.5], [1.0, 1.0]],
+            [[-1.0, 2.0], [0.0, 0.0], [1.5, 1.5], [0.3, -0.2], [2.0, 0.5]],
+        ],
+        device,
+    );
+    let start = state(
+        [[0.2, 0.6, 0.1], [0.9, 0.0, 0.4]],
+        [[0.0; 3]; 2],
+        [[0.1; 3]; 2],
+        device,
+    );
+    let (spikes, last) = ltc.forward(x, Some(start));
+    let (scores, _) = readout.forward(spikes.clone(), None);
+    let grads = (scores.clone().powi_scalar(2).sum() + last.membrane.clone().sum()).backward();
+    let mut grad = values(ltc.input.weight.grad(&grads).unwrap());
+    grad.extend(values(ltc.membrane_gate.weight.grad(&grads).unwrap()));
+    grad.extend(values(ltc.adaptation_gate.weight.grad(&grads).unwrap()));
+    grad.extend(values(ltc.recurrent.as_ref().unwrap().weight.grad(&grads).unwrap()));
+    grad.extend(values(readout.gate.weight.grad(&grads).unwrap()));
+    (values(spikes), values(scores), values(last.membrane), grad)
+}
+
+fn assert_all_close(name: &str, a: &[f64], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len(), "{name}: lengths differ");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= tol * (1.0 + x.abs()), "{name}[{i}]: ndarray {x} vs wgpu {y}");
+    }
+}
+
+#[test]
+fn ndarray_and_wgpu_agree_on_values_and_gradients() {
+    let cpu = device_by_name("ndarray").unwrap().autodiff();
+    let gpu = device_by_name("wgpu").unwrap().autodiff();
+    let (s_cpu, m_cpu, u_cpu, g_cpu) = run(&cpu);
+    let (s_gpu, m_gpu, u_gpu, g_gpu) = run(&gpu);
+    assert_eq!(s_cpu, s_gpu, "spikes differ");
+    assert_all_close("scores", &m_cpu, &m_gpu, 1e-4);
+    assert_all_close("membrane", &u_cpu, &u_gpu, 1e-4);
+    assert_all_close("gradients", &g_cpu, &g_gpu, 1e-4);
+    assert!(g_cpu.iter().any(|&g| g != 0.0));
+}
+
+#[test]
+fn spike_surrogates_agree_across_backends() {
+    let v = [-1.0, -0.3, 0.0, 0.05, 0.3, 1.2];
+    let surrogates = [
+        Surrogate::multi_gaussian(),
+        Surrogate::fast_sigmoid(),
+        Surrogate::sigmoid(),
+        Surrogate::arctan(),
+        Surrogate::triangle(),
+    ];
+    for surrogate in surrogates {
+        let mut results = Vec::new();
+        for name in ["ndarray", "wgpu"] {
+            let device = device_by_name(name).unwrap().autodiff();
+            let x = Tensor::<1>::from_floats(v, &device).require_grad();
+            let s = spike(x.clone(), &surrogate);
+            let grads = s.clone().sum().backward();
+            results.push((values(s), values(x.grad(&grads).unwrap())));
+        }
+        assert_eq!(results[0].0, results[1].0, "{surrogate:?} forward");
+        assert_all_close(&format!("{surrogate:?} gradient"), &results[0].1, &results[1].1, 1e-4);
+    }
+}

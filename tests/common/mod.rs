@@ -1,0 +1,92 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::Tolerance;
+use burn_fptt::prelude::*;
+
+/// A Linear layer with the given `[in, out]` weight and bias.
+pub fn linear<const I: usize, const O: usize>(
+    weight: [[f64; O]; I],
+    bias: Option<[f64; O]>,
+    device: &Device,
+) -> Linear {
+    Linear {
+        weight: Param::from_tensor(Tensor::<2>::from_floats(weight, device)),
+        bias: bias.map(|b| Param::from_tensor(Tensor::<1>::from_floats(b, device))),
+    }
+}
+
+/// Asserts that `actual` equals `expected` element-wise within `tol` (absolute, and relative to
+/// the expected magnitude).
+pub fn assert_close<const D: usize>(actual: Tensor<D>, expected: impl Into<TensorData>, tol: f64) {
+    let expected: TensorData = expected.into();
+    actual
+        .into_data()
+        .convert::<f32>()
+        .assert_approx_eq::<f32>(&expected.convert::<f32>(), Tolerance::rel_abs(tol, tol));
+}
+
+/// The values of a tensor as f64.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.into_data().try_into_vec_as::<f64>().unwrap()
+}
+
+// The hand-built LTC example of tools/reference_values.py: 2 inputs, 3 neurons.
+pub const WX: [[f64; 3]; 2] = [[0.5, -0.3, 0.8], [0.2, 0.7, -0.4]];
+pub const BX: [f64; 3] = [0.1, 0.0, -0.1];
+pub const WM: [[f64; 3]; 6] = [
+    [0.3, -0.2, 0.1],
+    [0.0, 0.4, -0.3],
+    [0.2, 0.1, 0.5],
+    [-0.5, 0.2, 0.0],
+    [0.1, -0.1, 0.3],
+    [0.4, 0.0, -0.2],
+];
+pub const BM: [f64; 3] = [0.05, -0.05, 0.0];
+pub const WA: [[f64; 3]; 6] = [
+    [0.1, 0.2, -0.1],
+    [-0.3, 0.0, 0.2],
+    [0.0, 0.3, 0.1],
+    [0.2, -0.4, 0.0],
+    [0.0, 0.1, 0.2],
+    [-0.1, 0.0, 0.3],
+];
+pub const BA: [f64; 3] = [0.0, 0.1, -0.1];
+pub const WR: [[f64; 3]; 3] = [[0.2, -0.5, 0.3], [0.6, 0.1, -0.2], [-0.3, 0.4, 0.9]];
+
+/// The reference LTC layer: built from its config, then given the fixed weights.
+pub fn reference_ltc(config: LtcConfig, device: &Device) -> Ltc {
+    let mut ltc = config.init(device);
+    ltc.input = linear(WX, Some(BX), device);
+    ltc.membrane_gate = linear(WM, Some(BM), device);
+    ltc.adaptation_gate = linear(WA, Some(BA), device);
+    if ltc.recurrent.is_some() {
+        ltc.recurrent = Some(linear(WR, None, device));
+    }
+    ltc
+}
+
+// The readout example: 3 inputs, 2 classes.
+pub const WO: [[f64; 2]; 3] = [[0.5, -0.2], [0.3, 0.8], [-0.6, 0.4]];
+pub const BO: [f64; 2] = [0.1, 0.0];
+pub const WK: [[f64; 2]; 4] = [[0.2, -0.1], [0.4, 0.3], [-0.2, 0.5], [0.1, 0.0]];
+pub const BK: [f64; 2] = [0.0, 0.2];
+
+pub fn reference_readout(device: &Device) -> LtcReadout {
+    let mut readout = LtcReadoutConfig::new(3, 2).init(device);
+    readout.output = linear(WO, Some(BO), device);
+    readout.gate = linear(WK, Some(BK), device);
+    readout
+}
+
+/// A state from explicit `[2, 3]` arrays.
+pub fn state(u: [[f64; 3]; 2], s: [[f64; 3]; 2], b: [[f64; 3]; 2], device: &Device) -> LtcState {
+    LtcState {
+        membrane: Tensor::from_floats(u, device),
+        spikes: Tensor::from_floats(s, device),
+        adaptation: Tensor::from_floats(b, device),
+    }
+}

@@ -1,0 +1,355 @@
+//! Spiking layers and readouts against hand-built examples. Expected values come from
+//! tools/reference_values.py (numpy, float64, independent of the crate).
+
+mod common;
+
+use burn::prelude::*;
+use burn_fptt::prelude::*;
+use common::*;
+
+const TOL: f64 = 1e-5;
+
+#[test]
+fn feed_forward_ltc_step() {
+    let device = default_device();
+    let ltc = reference_ltc(LtcConfig::new(2, 3).with_recurrent(false), &device);
+    let x = Tensor::<2>::from_floats([[1.0, 0.5], [-0.5, 2.0]], &device);
+    let start = state(
+        [[0.2, 0.6, 0.1], [0.9, 0.0, 0.4]],
+        [[0.0; 3]; 2],
+        [[0.1; 3]; 2],
+        &device,
+    );
+    let (s, next) = ltc.step(x, start);
+    assert_close(s.clone(), [[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]], 0.0);
+    assert_close(next.spikes, [[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]], 0.0);
+    assert_close(next.membrane, [[0.0, 0.0, 0.0], [0.0, 0.0, -0.0026534733]], TOL);
+    assert_close(
+        next.adaptation,
+        [
+            [0.0516244281, 0.0589040434, 0.0485004498],
+            [0.0394126332, 0.0432907095, 0.0526225909],
+        ],
+        TOL,
+    );
+}
+
+fn recurrent_case(ltc: &Ltc, device: &Device) -> (Tensor<2>, LtcState) {
+    let x = Tensor::<2>::from_floats([[2.0, 1.0], [0.5, 1.5]], device);
+    let previous = state(
+        [[0.0, 0.8, 0.0], [0.5, 0.0, 0.7]],
+        [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]],
+        [[0.3, 0.1, 0.5], [0.1, 0.4, 0.2]],
+        device,
+    );
+    ltc.step(x, previous)
+}
+
+#[test]
+fn recurrent_ltc_step_with_spikes_and_hard_reset() {
+    let device = default_device();
+    let ltc = reference_ltc(LtcConfig::new(2, 3), &device);
+    let (s, next) = recurrent_case(&ltc, &device);
+    assert_close(s, [[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]], 0.0);
+    assert_close(
+        next.membrane,
+        [[0.8653382136, 0.0, 0.0], [0.0, 0.5374298453, 0.2651303831]],
+        TOL,
+    );
+    assert_close(
+        next.adaptation,
+        [
+            [0.6272819855, 0.0715042106, 0.7275605538],
+            [0.0456361313, 0.6700996016, 0.1032488562],
+        ],
+        TOL,
+    );
+}
+
+#[test]
+fn recurrent_ltc_step_with_soft_reset() {
+    let device = default_device();
+    let ltc = reference_ltc(LtcConfig::new(2, 3).with_reset(ResetMode::Soft), &device);
+    let (s, next) = recurrent_case(&ltc, &device);
+    assert_close(s, [[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]], 0.0);
+    assert_close(
+        next.membrane,
+        [
+            [0.8653382136, 0.1992467771, 0.4742317789],
+            [0.7587271176, 0.5374298453, 0.2651303831],
+        ],
+        TOL,
+    );
+}
+
+#[test]
+fn zero_adaptation_keeps_the_base_threshold() {
+    let device = default_device();
+    let ltc = reference_ltc(LtcConfig::new(2, 3).with_adaptation(0.0), &device);
+    let (s, next) = recurrent_case(&ltc, &device);
+    assert_close(s, [[1.0; 3]; 2], 0.0);
+    assert_close(next.membrane, [[0.0; 3]; 2], TOL);
+}
+
+#[test]
+fn five_step_recurrent_sequence() {
+    let device = default_device();
+    let ltc = reference_ltc(LtcConfig::new(2, 3), &device);
+    let x = Tensor::<3>::from_floats(
+        [
+            [[1.0, 0.0], [0.5, 0.5], [2.0, -1.0], [0.0, 1.5], [1.0, 1.0]],
+            [[-1.0, 2.0], [0.0, 0.0], [1.5, 1.5], [0.3, -0.2], [2.0, 0.5]],
+        ],
+        &device,
+    );
+    let start = state(
+        [[0.2, 0.6, 0.1], [0.9, 0.0, 0.4]],
+        [[0.0; 3]; 2],
+        [[0.1; 3]; 2],
+        &device,
+    );
+    let (spikes, last) = ltc.forward(x, Some(start));
+    assert_close(
+        spikes,
+        [
+            [[1., 0., 1.], [0., 0., 0.], [1., 0., 1.], [0., 1., 0.], [1., 0., 0.]],
+            [[1., 1., 0.], [0., 0., 0.], [1., 0., 1.], [0., 0., 1.], [0., 0., 1.]],
+        ],
+        0.0,
+    );
+    assert_close(
+        last.membrane,
+        [[0.0, 0.2391332661, 0.1677009463], [0.6275903328, 0.0626939143, 0.0]],
+        TOL,
+    );
+    assert_close(
+        last.adaptation,
+        [
+            [0.3629353875, 0.4745025791, 0.3005027062],
+            [0.3109738458, 0.1104863494, 0.7201039822],
+        ],
+        TOL,
+    );
+}
+
+const READOUT_X: [[[f64; 3]; 3]; 2] = [
+    [[1., 0., 1.], [0., 1., 1.], [1., 1., 0.]],
+    [[0., 0., 1.], [1., 0., 0.], [0., 1., 0.]],
+];
+
+#[test]
+fn ltc_readout_sequence() {
+    let device = default_device();
+    let readout = reference_readout(&device);
+    let (m, last) = readout.forward(Tensor::from_floats(READOUT_X, &device), None);
+    let expected = [
+        [[0.0, 0.11292725836], [-0.12218930942, 0.80981416134], [0.52016886457, 0.69295233942]],
+        [[-0.25749775081, 0.23658359137], [0.19591079098, 0.023611482005], [0.31628459826, 0.50650861972]],
+    ];
+    assert_close(m, expected, TOL);
+    assert_close(last.potential, [expected[0][2], expected[1][2]], TOL);
+}
+
+#[test]
+fn leaky_readout_sequence() {
+    let device = default_device();
+    let mut readout = LeakyReadoutConfig::new(3, 2).init(&device);
+    readout.output = linear(WO, Some(BO), &device);
+    readout.tau = burn::module::Param::from_tensor(Tensor::from_floats([2.0, 5.0], &device));
+    let (m, _) = readout.forward(Tensor::from_floats(READOUT_X, &device), None);
+    let expected = [
+        [[0.0, 0.036253849384], [-0.078693868057, 0.24720523771], [0.30639216255, 0.31115607859]],
+        [[-0.19673467014, 0.072507698769], [0.1167559949, 0.023110433433], [0.22820382673, 0.16393662011]],
+    ];
+    assert_close(m, expected, TOL);
+}
+
+const LIF_X: [[[f64; 2]; 4]; 2] = [
+    [[1.0, 0.5], [2.0, 1.0], [0.0, 0.0], [1.5, 2.0]],
+    [[0.5, 0.5], [3.0, -1.0], [1.0, 1.0], [0.0, 2.0]],
+];
+
+#[test]
+fn lif_sequence() {
+    let device = default_device();
+    let mut lif = LifConfig::new(2, 3).init(&device);
+    lif.input = linear(WX, Some(BX), &device);
+    lif.recurrent = Some(linear(WR, None, &device));
+    lif.tau_mem = burn::module::Param::from_tensor(Tensor::from_floats([2.0, 4.0, 8.0], &device));
+    let (spikes, last) = lif.forward(Tensor::from_floats(LIF_X, &device), None);
+    assert_close(
+        spikes,
+        [
+            [[1., 0., 0.], [1., 0., 1.], [0., 0., 1.], [1., 1., 1.]],
+            [[1., 0., 0.], [1., 0., 1.], [1., 0., 1.], [1., 0., 0.]],
+        ],
+        0.0,
+    );
+    assert_close(last.membrane, [[0.0, 0.0, 0.0], [0.0, 0.0783928167, 0.0352509292]], TOL);
+}
+
+#[test]
+fn alif_sequence() {
+    let device = default_device();
+    let mut alif = AlifConfig::new(2, 3).init(&device);
+    alif.input = linear(WX, Some(BX), &device);
+    alif.recurrent = Some(linear(WR, None, &device));
+    alif.tau_mem = burn::module::Param::from_tensor(Tensor::from_floats([2.0, 4.0, 8.0], &device));
+    alif.tau_adaptation =
+        burn::module::Param::from_tensor(Tensor::from_floats([3.0, 10.0, 30.0], &device));
+    let (spikes, last) = alif.forward(Tensor::from_floats(LIF_X, &device), None);
+    assert_close(
+        spikes,
+        [
+            [[1., 0., 0.], [0., 0., 1.], [0., 0., 0.], [1., 1., 0.]],
+            [[1., 0., 0.], [1., 0., 1.], [0., 0., 1.], [0., 1., 0.]],
+        ],
+        0.0,
+    );
+    assert_close(last.membrane, [[0.0, 0.0, 0.1182078248], [0.245749721, 0.0, 0.0]], TOL);
+    assert_close(
+        last.adaptation,
+        [[0.1455376779, 0.0, 0.0317091155], [0.3486518694, 0.0, 0.064493015]],
+        TOL,
+    );
+}
+
+#[test]
+fn ltc_initialisation_follows_the_specification() {
+    let device = default_device();
+    device.seed(7);
+    let ltc = LtcConfig::new(5, 64).init(&device);
+    // Biases are zero, W_r has none and is orthogonal: W_r^T W_r = I.
+    for bias in [&ltc.input.bias, &ltc.membrane_gate.bias, &ltc.adaptation_gate.bias] {
+        assert!(values(bias.as_ref().unwrap().val()).iter().all(|&b| b == 0.0));
+    }
+    let recurrent = ltc.recurrent.as_ref().unwrap();
+    assert!(recurrent.bias.is_none());
+    let w = recurrent.weight.val();
+    assert_close(w.clone().transpose().matmul(w), Tensor::<2>::eye(64, &device).into_data(), 1e-4);
+    // Xavier normal: std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / 192) for W_m.
+    let wm = values(ltc.membrane_gate.weight.val());
+    let mean = wm.iter().sum::<f64>() / wm.len() as f64;
+    let std = (wm.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / wm.len() as f64).sqrt();
+    let expected = (2.0f64 / 192.0).sqrt();
+    assert!((std - expected).abs() < 0.05 * expected, "std {std}, expected {expected}");
+    assert!(mean.abs() < 0.01, "mean {mean}");
+    // Fresh state: u ~ U[0, 1), s = 0, b = b0.
+    let fresh = ltc.init_state(32, &device);
+    let u = values(fresh.membrane);
+    assert!(u.iter().all(|&u| (0.0..1.0).contains(&u)));
+    let u_mean = u.iter().sum::<f64>() / u.len() as f64;
+    assert!((u_mean - 0.5).abs() < 0.02, "mean of U[0,1) draws {u_mean}");
+    assert!(values(fresh.spikes).iter().all(|&s| s == 0.0));
+    assert!(values(fresh.adaptation).iter().all(|&b| (b - 0.1).abs() < 1e-7));
+    let zeros = LtcConfig::new(5, 8)
+        .with_initial_membrane(InitialMembrane::Zeros)
+        .init(&device)
+        .init_state(3, &device);
+    assert!(values(zeros.membrane).iter().all(|&u| u == 0.0));
+}
+
+#[test]
+fn invalid_configs_name_the_field_and_value() {
+    let cases: Vec<(Result<(), ConfigError>, &str, &str)> = vec![
+        (LtcConfig::new(0, 4).validate(), "LtcConfig.d_input", "0"),
+        (LtcConfig::new(2, 0).validate(), "LtcConfig.d_hidden", "0"),
+        (LtcConfig::new(2, 4).with_base_threshold(-0.1).validate(), "LtcConfig.base_threshold", "-0.1"),
+        (LtcConfig::new(2, 4).with_adaptation(f64::NAN).validate(), "LtcConfig.adaptation", "NaN"),
+        (
+            LtcConfig::new(2, 4).with_surrogate(Surrogate::Triangle { width: -1.0 }).validate(),
+            "Surrogate::Triangle.width",
+            "-1",
+        ),
+        (LifConfig::new(2, 4).with_tau_mem(0.0).validate(), "LifConfig.tau_mem", "0"),
+        (LifConfig::new(2, 4).with_threshold(f64::INFINITY).validate(), "LifConfig.threshold", "inf"),
+        (AlifConfig::new(2, 4).with_tau_adaptation(-5.0).validate(), "AlifConfig.tau_adaptation", "-5"),
+        (AlifConfig::new(2, 4).with_tau_mem_std(-1.0).validate(), "AlifConfig.tau_mem_std", "-1"),
+        (LtcReadoutConfig::new(4, 0).validate(), "LtcReadoutConfig.d_output", "0"),
+        (LeakyReadoutConfig::new(4, 2).with_tau(f64::NAN).validate(), "LeakyReadoutConfig.tau", "NaN"),
+    ];
+    for (result, field, value) in cases {
+        let err = result.expect_err(field);
+        assert_eq!(err.field(), field);
+        assert_eq!(err.value(), value);
+        assert!(err.to_string().contains(field) && err.to_string().contains(value), "{err}");
+    }
+    let device = default_device();
+    let err = LtcConfig::new(0, 4).try_init(&device).unwrap_err();
+    assert_eq!(err.field(), "LtcConfig.d_input");
+}
+
+#[test]
+#[should_panic(expected = "invalid LtcConfig.d_hidden = 0")]
+fn init_panics_on_an_invalid_config() {
+    LtcConfig::new(3, 0).init(&default_device());
+}
+
+#[test]
+#[should_panic(expected = "Ltc::step: input must be [batch, 2], got [4, 3]")]
+fn wrong_step_width_names_the_layer_and_shapes() {
+    let device = default_device();
+    let ltc = LtcConfig::new(2, 3).init(&device);
+    let state = ltc.init_state(4, &device);
+    ltc.step(Tensor::zeros([4, 3], &device), state);
+}
+
+#[test]
+#[should_panic(expected = "Lif::forward: input must be [batch, time, 2], got [4, 5, 3]")]
+fn wrong_sequence_width_names_the_layer_and_shapes() {
+    let device = default_device();
+    LifConfig::new(2, 3).init(&device).forward(Tensor::zeros([4, 5, 3], &device), None);
+}
+
+#[test]
+#[should_panic(expected = "Alif::forward: input has 0 time steps")]
+fn empty_sequence_is_rejected() {
+    let device = default_device();
+    AlifConfig::new(2, 3).init(&device).forward(Tensor::zeros([4, 0, 2], &device), None);
+}
+
+#[test]
+#[should_panic(expected = "Ltc: state `membrane` must be [batch = 4, hidden = 3] to match the input, got [2, 3]")]
+fn state_batch_mismatch_is_rejected() {
+    let device = default_device();
+    let ltc = LtcConfig::new(2, 3).init(&device);
+    let state = ltc.init_state(2, &device);
+    ltc.step(Tensor::zeros([4, 2], &device), state);
+}
+
+#[test]
+#[should_panic(expected = "LtcReadout::step: input must be [batch, 3], got [2, 5]")]
+fn readout_width_is_checked() {
+    let device = default_device();
+    let readout = LtcReadoutConfig::new(3, 2).init(&device);
+    let state = readout.init_state(2, &device);
+    readout.step(Tensor::zeros([2, 5], &device), state);
+}
+
+#[test]
+fn layers_display_their_settings() {
+    let device = default_device();
+    let ltc = format!("{}", LtcConfig::new(2, 3).init(&device));
+    for part in ["Ltc", "d_input: 2", "d_hidden: 3", "recurrent: true", "base_threshold: 0.1", "adaptation: 1.8", "Hard", "MultiGaussian"] {
+        assert!(ltc.contains(part), "`{part}` missing from {ltc}");
+    }
+    // 2*3+3 (W_x) + 3*3 (W_r) + 2 * (6*3+3) (W_m, W_a) = 60 parameters.
+    assert!(ltc.contains("params: 60"), "{ltc}");
+    let lif = format!("{}", LifConfig::new(2, 3).with_reset(ResetMode::Soft).init(&device));
+    assert!(lif.contains("Lif") && lif.contains("threshold: 0.1") && lif.contains("Soft"), "{lif}");
+    let readout = format!("{}", LtcReadoutConfig::new(3, 2).init(&device));
+    assert!(readout.contains("d_output: 2") && readout.contains("params: 18"), "{readout}");
+}
+
+#[test]
+fn configs_round_trip_through_json() {
+    let config = LtcConfig::new(2, 3)
+        .with_reset(ResetMode::Soft)
+        .with_surrogate(Surrogate::ArcTan { alpha: 3.0 })
+        .with_adaptation(0.5);
+    let json = serde_json::to_string(&config).unwrap();
+    let back: LtcConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.reset, ResetMode::Soft);
+    assert_eq!(back.surrogate, Surrogate::ArcTan { alpha: 3.0 });
+    assert_eq!(back.adaptation, 0.5);
+}

@@ -1,0 +1,169 @@
+"""Independent reference values for burn-fptt's tests.
+
+Written from the equations in DESIGN.md with numpy (float64), sharing no code with the crate.
+The tests hard-code what this prints; rerun it to check or extend them:
+
+    python3 tools/reference_values.py
+"""
+import math
+
+import numpy as np
+
+np.set_printoptions(precision=10, suppress=False, floatmode="maxprec")
+
+
+def norm_pdf(x, m, sd):
+    return np.exp(-((x - m) ** 2) / (2 * sd * sd)) / (math.sqrt(2 * math.pi) * sd)
+
+
+def multi_gaussian(v, l=0.3, k=6.0, h=0.15, gamma=0.5):
+    return gamma * ((1 + h) * norm_pdf(v, 0, l) - h * norm_pdf(v, l, k * l) - h * norm_pdf(v, -l, k * l))
+
+
+def fast_sigmoid(v, slope=10.0):
+    return 1.0 / (1.0 + slope * np.abs(v)) ** 2
+
+
+def sigmoid_sg(v, slope=4.0):
+    s = 1.0 / (1.0 + np.exp(-slope * v))
+    return slope * s * (1 - s)
+
+
+def arctan_sg(v, alpha=2.0):
+    return alpha / 2 / (1 + (math.pi / 2 * alpha * v) ** 2)
+
+
+def triangle(v, width=1.0):
+    return np.maximum(0.0, 1 - np.abs(v) / width) / width
+
+
+MARGINS = []  # distance of every membrane from its threshold: f32 must not flip a spike
+
+
+def sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def show(name, a):
+    a = np.asarray(a, dtype=np.float64)
+    print(f"{name} = {np.array2string(a, separator=', ', max_line_width=200)}")
+
+
+def ltc_step(x, st, W, b0=0.1, beta=1.8, soft=False):
+    """One LTC step. Weights are [in, out] (x @ W + b)."""
+    u, s, bb = st
+    i = x @ W["wx"] + W["bx"]
+    if "wr" in W:
+        i = i + s @ W["wr"]
+    a = sig(np.concatenate([i, u], 1) @ W["wm"] + W["bm"])
+    r = sig(np.concatenate([i, bb], 1) @ W["wa"] + W["ba"])
+    bb = r * bb + (1 - r) * s
+    th = b0 + beta * bb
+    up = (1 - a) * u + a * i
+    MARGINS.append(np.abs(up - th).min())
+    s = (up - th > 0).astype(np.float64)
+    u = up - s * th if soft else (1 - s) * up
+    return s, (u, s, bb)
+
+
+def main():
+    print("# surrogate derivatives at v =")
+    v = np.array([-2.0, -1.0, -0.5, -0.3, -0.1, 0.0, 0.05, 0.2, 0.3, 0.7, 1.5])
+    show("V", v)
+    for name, f in [("MULTI_GAUSSIAN", multi_gaussian), ("FAST_SIGMOID", fast_sigmoid),
+                    ("SIGMOID", sigmoid_sg), ("ARCTAN", arctan_sg), ("TRIANGLE", triangle)]:
+        show(name, f(v))
+    grid = np.linspace(-40, 40, 800001)
+    print("# integrals", {n: float(np.trapezoid(f(grid), grid)) for n, f in
+                          [("mg", multi_gaussian), ("fs", fast_sigmoid), ("sig", sigmoid_sg),
+                           ("atan", arctan_sg), ("tri", triangle)]})
+    print("# g_mg(0) =", multi_gaussian(0.0))
+
+    # ---- LTC hand-built example: batch 2, 2 inputs, 3 neurons ----
+    W = {
+        "wx": np.array([[0.5, -0.3, 0.8], [0.2, 0.7, -0.4]]),
+        "bx": np.array([0.1, 0.0, -0.1]),
+        "wm": np.array([[0.3, -0.2, 0.1], [0.0, 0.4, -0.3], [0.2, 0.1, 0.5],
+                        [-0.5, 0.2, 0.0], [0.1, -0.1, 0.3], [0.4, 0.0, -0.2]]),
+        "bm": np.array([0.05, -0.05, 0.0]),
+        "wa": np.array([[0.1, 0.2, -0.1], [-0.3, 0.0, 0.2], [0.0, 0.3, 0.1],
+                        [0.2, -0.4, 0.0], [0.0, 0.1, 0.2], [-0.1, 0.0, 0.3]]),
+        "ba": np.array([0.0, 0.1, -0.1]),
+    }
+    x = np.array([[1.0, 0.5], [-0.5, 2.0]])
+    u0 = np.array([[0.2, 0.6, 0.1], [0.9, 0.0, 0.4]])
+    s0 = np.zeros((2, 3))
+    b0 = np.full((2, 3), 0.1)
+    s, (u, ss, b) = ltc_step(x, (u0, s0, b0), W)
+    print("# feed-forward step")
+    show("FF_S", s); show("FF_U", u); show("FF_B", b)
+
+    Wr = dict(W)
+    Wr["wr"] = np.array([[0.2, -0.5, 0.3], [0.6, 0.1, -0.2], [-0.3, 0.4, 0.9]])
+    s_prev = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    b_prev = np.array([[0.3, 0.1, 0.5], [0.1, 0.4, 0.2]])
+    u_prev = np.array([[0.0, 0.8, 0.0], [0.5, 0.0, 0.7]])
+    x2 = np.array([[2.0, 1.0], [0.5, 1.5]])
+    print("# recurrent step (hard reset, then soft reset)")
+    s, (u, _, b) = ltc_step(x2, (u_prev, s_prev, b_prev), Wr)
+    show("REC_S", s); show("REC_U", u); show("REC_B", b)
+    s, (u, _, b) = ltc_step(x2, (u_prev, s_prev, b_prev), Wr, soft=True)
+    show("REC_SOFT_U", u)
+    s, (u, _, b) = ltc_step(x2, (u_prev, s_prev, b_prev), Wr, beta=0.0)
+    show("REC_NOADAPT_S", s); show("REC_NOADAPT_U", u)
+
+    print("# 5-step recurrent sequence from u = u0, s = 0, b = 0.1")
+    xs = np.array([[[1.0, 0.0], [0.5, 0.5], [2.0, -1.0], [0.0, 1.5], [1.0, 1.0]],
+                   [[-1.0, 2.0], [0.0, 0.0], [1.5, 1.5], [0.3, -0.2], [2.0, 0.5]]])
+    st = (u0, s0, b0)
+    spikes = []
+    for t in range(5):
+        s, st = ltc_step(xs[:, t], st, Wr)
+        spikes.append(s)
+    show("SEQ_SPIKES", np.stack(spikes, 1)); show("SEQ_U", st[0]); show("SEQ_B", st[2])
+
+    print("# LTC readout: 3 inputs -> 2 classes, 3 steps from m = 0")
+    wo = np.array([[0.5, -0.2], [0.3, 0.8], [-0.6, 0.4]]); bo = np.array([0.1, 0.0])
+    wk = np.array([[0.2, -0.1], [0.4, 0.3], [-0.2, 0.5], [0.1, 0.0]]); bk = np.array([0.0, 0.2])
+    xr = np.array([[[1, 0, 1], [0, 1, 1], [1, 1, 0]], [[0, 0, 1], [1, 0, 0], [0, 1, 0]]], float)
+    m = np.zeros((2, 2)); ms = []
+    for t in range(3):
+        d = xr[:, t] @ wo + bo
+        k = sig(np.concatenate([d, m], 1) @ wk + bk)
+        m = (1 - k) * m + k * d
+        ms.append(m)
+    show("READOUT_M", np.stack(ms, 1))
+
+    print("# Leaky readout, tau = [2, 5], same inputs and W_o")
+    tau = np.array([2.0, 5.0]); kk = np.exp(-1 / tau); m = np.zeros((2, 2)); ms = []
+    for t in range(3):
+        m = kk * m + (1 - kk) * (xr[:, t] @ wo + bo); ms.append(m)
+    show("LEAKY_M", np.stack(ms, 1))
+
+    print("# LIF / ALIF (2 inputs, 3 neurons, recurrent), 4 steps from u = 0, s = 0, b = 0")
+    tm = np.array([2.0, 4.0, 8.0]); ta = np.array([3.0, 10.0, 30.0])
+    xs4 = np.array([[[1.0, 0.5], [2.0, 1.0], [0.0, 0.0], [1.5, 2.0]],
+                    [[0.5, 0.5], [3.0, -1.0], [1.0, 1.0], [0.0, 2.0]]])
+    for adaptive in (False, True):
+        u = np.zeros((2, 3)); s = np.zeros((2, 3)); bb = np.zeros((2, 3)); out = []
+        al = np.exp(-1 / tm); rho = np.exp(-1 / ta)
+        for t in range(4):
+            i = xs4[:, t] @ W["wx"] + W["bx"] + s @ Wr["wr"]
+            if adaptive:
+                bb = rho * bb + (1 - rho) * s
+            th = 0.1 + (1.8 * bb if adaptive else 0)
+            up = al * u + (1 - al) * i
+            MARGINS.append(np.abs(up - th).min())
+            s = (up - th > 0).astype(float)
+            u = (1 - s) * up
+            out.append(s)
+        tag = "ALIF" if adaptive else "LIF"
+        show(f"{tag}_SPIKES", np.stack(out, 1)); show(f"{tag}_U", u)
+        if adaptive:
+            show("ALIF_B", bb)
+    print("# smallest |u' - threshold| over all cases:", min(MARGINS))
+    assert min(MARGINS) > 1e-3, "a spike decision is too close to its threshold for f32"
+
+
+if __name__ == "__main__":
+    main()
