@@ -24,7 +24,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// A new error for `field` (written `Type.field`), its offending `value` and the rule it breaks.
-    pub fn new(field: impl Into<String>, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
         Self {
             field: field.into(),
             value: value.to_string(),

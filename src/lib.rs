@@ -6,6 +6,9 @@
 //!   constant), [`Lif`], [`Alif`] and readouts [`LtcReadout`], [`LeakyReadout`]: burn modules
 //!   with configs, records and display, composable with burn-nn layers.
 //! - [`StepModel`]: one time step of a recurrent model, the unit that the learners drive.
+//! - [`Fptt`] / [`FpttConfig`]: forward propagation through time, online training with memory
+//!   constant in the sequence length; [`SequenceLearner`] drives it (or BPTT, the baseline)
+//!   over batches of sequences; [`AdamaxConfig`] is the method's optimizer.
 //!
 //! The math follows the LTC-SNN / FPTT method; the defaults are the method's.
 //!
@@ -19,18 +22,33 @@
 
 #![warn(missing_docs)]
 
+pub mod data;
 pub mod error;
+pub mod fptt;
+pub mod learner;
+pub mod loss;
 mod math;
+pub mod model;
 pub mod neuron;
+pub mod optim;
+pub mod report;
 pub mod step;
 pub mod surrogate;
 
 pub use error::ConfigError;
+pub use fptt::{Fptt, FpttConfig, LambdaCorrection};
+pub use learner::{
+    BatchStats, BpttConfig, EpochReport, EpochStats, Method, SequenceLearner, TrainError,
+    count_correct, evaluate, fit,
+};
+pub use loss::{LossSchedule, cross_entropy};
+pub use model::{SpikingClassifier, SpikingClassifierConfig};
 pub use neuron::{
     AdaptiveState, Alif, AlifConfig, AlifState, InitialMembrane, LeakyReadout, LeakyReadoutConfig,
-    Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState,
-    ReadoutState, ResetMode,
+    Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState,
+    ResetMode,
 };
+pub use optim::{Adamax, AdamaxConfig};
 pub use step::{Detach, StepModel};
 pub use surrogate::{Surrogate, smooth_spike, spike};
 
@@ -100,11 +118,19 @@ pub fn default_device() -> Device {
 /// The types most programs need.
 pub mod prelude {
     pub use crate::error::ConfigError;
+    pub use crate::fptt::{Fptt, FpttConfig, LambdaCorrection};
+    pub use crate::learner::{
+        BatchStats, BpttConfig, EpochReport, EpochStats, Method, SequenceLearner, TrainError,
+        evaluate, fit,
+    };
+    pub use crate::loss::{LossSchedule, cross_entropy};
+    pub use crate::model::{SpikingClassifier, SpikingClassifierConfig};
     pub use crate::neuron::{
         AdaptiveState, Alif, AlifConfig, AlifState, InitialMembrane, LeakyReadout,
-        LeakyReadoutConfig, Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout,
-        LtcReadoutConfig, LtcState, ReadoutState, ResetMode,
+        LeakyReadoutConfig, Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig,
+        LtcState, ReadoutState, ResetMode,
     };
+    pub use crate::optim::AdamaxConfig;
     pub use crate::step::{Detach, StepModel};
     pub use crate::surrogate::{Surrogate, smooth_spike, spike};
     pub use crate::{default_device, device_by_name};

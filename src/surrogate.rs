@@ -148,7 +148,8 @@ impl Surrogate {
             } => {
                 let wide = scale * lens;
                 let norm = (2.0 * PI).sqrt();
-                let centre = gaussian_bump(v.clone(), 0.0, lens) * (gamma * (1.0 + height) / (norm * lens));
+                let centre =
+                    gaussian_bump(v.clone(), 0.0, lens) * (gamma * (1.0 + height) / (norm * lens));
                 let sides = gaussian_bump(v.clone(), lens, wide) + gaussian_bump(v, -lens, wide);
                 centre - sides * (gamma * height / (norm * wide))
             }
@@ -177,7 +178,8 @@ impl Surrogate {
             } => {
                 let wide = scale * lens;
                 let centre = normal_cdf(v.clone(), 0.0, lens) * (1.0 + height);
-                let sides = (normal_cdf(v.clone(), lens, wide) + normal_cdf(v, -lens, wide)) * height;
+                let sides =
+                    (normal_cdf(v.clone(), lens, wide) + normal_cdf(v, -lens, wide)) * height;
                 (centre - sides) * gamma
             }
             Self::FastSigmoid { slope } => v.clone() / (v.abs() * slope + 1.0) + 1.0 / slope,
@@ -193,12 +195,18 @@ impl Surrogate {
 
 /// `exp(-(v - mean)^2 / (2 sd^2))`, the unnormalised Gaussian.
 fn gaussian_bump<const D: usize>(v: Tensor<D>, mean: f64, sd: f64) -> Tensor<D> {
-    (v - mean).powi_scalar(2).mul_scalar(-1.0 / (2.0 * sd * sd)).exp()
+    (v - mean)
+        .powi_scalar(2)
+        .mul_scalar(-1.0 / (2.0 * sd * sd))
+        .exp()
 }
 
 /// The normal cumulative distribution `Φ((v - mean) / sd)`.
 fn normal_cdf<const D: usize>(v: Tensor<D>, mean: f64, sd: f64) -> Tensor<D> {
-    ((v - mean) / (sd * SQRT_2)).erf().add_scalar(1.0).mul_scalar(0.5)
+    ((v - mean) / (sd * SQRT_2))
+        .erf()
+        .add_scalar(1.0)
+        .mul_scalar(0.5)
 }
 
 /// Adds `0` in the forward pass and `g(v)` to `ds/dv` in the backward pass.

@@ -32,7 +32,9 @@ fn run(device: &Device) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     let mut grad = values(ltc.input.weight.grad(&grads).unwrap());
     grad.extend(values(ltc.membrane_gate.weight.grad(&grads).unwrap()));
     grad.extend(values(ltc.adaptation_gate.weight.grad(&grads).unwrap()));
-    grad.extend(values(ltc.recurrent.as_ref().unwrap().weight.grad(&grads).unwrap()));
+    grad.extend(values(
+        ltc.recurrent.as_ref().unwrap().weight.grad(&grads).unwrap(),
+    ));
     grad.extend(values(readout.gate.weight.grad(&grads).unwrap()));
     (values(spikes), values(scores), values(last.membrane), grad)
 }
@@ -40,7 +42,10 @@ fn run(device: &Device) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
 fn assert_all_close(name: &str, a: &[f64], b: &[f64], tol: f64) {
     assert_eq!(a.len(), b.len(), "{name}: lengths differ");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= tol * (1.0 + x.abs()), "{name}[{i}]: ndarray {x} vs wgpu {y}");
+        assert!(
+            (x - y).abs() <= tol * (1.0 + x.abs()),
+            "{name}[{i}]: ndarray {x} vs wgpu {y}"
+        );
     }
 }
 
@@ -77,6 +82,11 @@ fn spike_surrogates_agree_across_backends() {
             results.push((values(s), values(x.grad(&grads).unwrap())));
         }
         assert_eq!(results[0].0, results[1].0, "{surrogate:?} forward");
-        assert_all_close(&format!("{surrogate:?} gradient"), &results[0].1, &results[1].1, 1e-4);
+        assert_all_close(
+            &format!("{surrogate:?} gradient"),
+            &results[0].1,
+            &results[1].1,
+            1e-4,
+        );
     }
 }

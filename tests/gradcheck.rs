@@ -77,7 +77,9 @@ fn loss(ltc: &Ltc, readout: &LtcReadout, device: &Device) -> Tensor<1> {
     let spike_weights: Vec<f64> = (0..36).map(|i| ((i * 5 % 13) as f64 - 6.0) / 6.0).collect();
     let score_weights: Vec<f64> = (0..24).map(|i| ((i * 3 % 7) as f64 - 3.0) / 3.0).collect();
     (spikes * tensor::<3>(&spike_weights, &[2, 6, 3], device)).sum()
-        + (scores * tensor::<3>(&score_weights, &[2, 6, 2], device)).powi_scalar(2).sum()
+        + (scores * tensor::<3>(&score_weights, &[2, 6, 2], device))
+            .powi_scalar(2)
+            .sum()
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
@@ -115,7 +117,11 @@ fn loss_at(theta: &[f64], surrogate: &Surrogate, device: &Device) -> f64 {
 }
 
 fn float64_device() -> Device {
-    let name = if cfg!(feature = "ndarray") { "ndarray" } else { "flex" };
+    let name = if cfg!(feature = "ndarray") {
+        "ndarray"
+    } else {
+        "flex"
+    };
     let mut device = device_by_name(name).unwrap().autodiff();
     device
         .configure(FloatDType::F64)
@@ -126,12 +132,25 @@ fn float64_device() -> Device {
 #[test]
 fn gradients_match_central_differences_for_every_parameter() {
     let device = float64_device();
-    let n: usize = shapes(2, 3, 2).iter().map(|s| s.iter().product::<usize>()).sum();
+    let n: usize = shapes(2, 3, 2)
+        .iter()
+        .map(|s| s.iter().product::<usize>())
+        .sum();
     // Parameters of moderate size, deterministic and away from symmetric points.
-    let theta: Vec<f64> = (0..n).map(|i| ((i * 37 % 23) as f64 - 11.0) / 25.0).collect();
-    for surrogate in [Surrogate::sigmoid(), Surrogate::fast_sigmoid(), Surrogate::multi_gaussian()] {
+    let theta: Vec<f64> = (0..n)
+        .map(|i| ((i * 37 % 23) as f64 - 11.0) / 25.0)
+        .collect();
+    for surrogate in [
+        Surrogate::sigmoid(),
+        Surrogate::fast_sigmoid(),
+        Surrogate::multi_gaussian(),
+    ] {
         let probe = Tensor::<1>::zeros([1], &device);
-        assert_eq!(probe.dtype(), burn::tensor::DType::F64, "the check needs float64");
+        assert_eq!(
+            probe.dtype(),
+            burn::tensor::DType::F64,
+            "the check needs float64"
+        );
         let analytic = autodiff_gradient(&theta, &surrogate, &device);
         assert_eq!(analytic.len(), n);
         let eps = 1e-6;
@@ -141,7 +160,9 @@ fn gradients_match_central_differences_for_every_parameter() {
             plus[i] += eps;
             let mut minus = theta.clone();
             minus[i] -= eps;
-            let numeric = (loss_at(&plus, &surrogate, &device) - loss_at(&minus, &surrogate, &device)) / (2.0 * eps);
+            let numeric = (loss_at(&plus, &surrogate, &device)
+                - loss_at(&minus, &surrogate, &device))
+                / (2.0 * eps);
             let error = (analytic[i] - numeric).abs() / numeric.abs().max(1e-3);
             worst = worst.max(error);
             assert!(
@@ -151,7 +172,10 @@ fn gradients_match_central_differences_for_every_parameter() {
             );
         }
         // The check must not be vacuous: the loss depends on the parameters.
-        assert!(analytic.iter().map(|g| g.abs()).sum::<f64>() > 1e-2, "{surrogate:?}: {analytic:?}");
+        assert!(
+            analytic.iter().map(|g| g.abs()).sum::<f64>() > 1e-2,
+            "{surrogate:?}: {analytic:?}"
+        );
         eprintln!("{surrogate:?}: worst relative error {worst:e} over {n} parameters");
     }
 }

@@ -23,7 +23,11 @@ fn feed_forward_ltc_step() {
     let (s, next) = ltc.step(x, start);
     assert_close(s.clone(), [[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]], 0.0);
     assert_close(next.spikes, [[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]], 0.0);
-    assert_close(next.membrane, [[0.0, 0.0, 0.0], [0.0, 0.0, -0.0026534733]], TOL);
+    assert_close(
+        next.membrane,
+        [[0.0, 0.0, 0.0], [0.0, 0.0, -0.0026534733]],
+        TOL,
+    );
     assert_close(
         next.adaptation,
         [
@@ -112,14 +116,29 @@ fn five_step_recurrent_sequence() {
     assert_close(
         spikes,
         [
-            [[1., 0., 1.], [0., 0., 0.], [1., 0., 1.], [0., 1., 0.], [1., 0., 0.]],
-            [[1., 1., 0.], [0., 0., 0.], [1., 0., 1.], [0., 0., 1.], [0., 0., 1.]],
+            [
+                [1., 0., 1.],
+                [0., 0., 0.],
+                [1., 0., 1.],
+                [0., 1., 0.],
+                [1., 0., 0.],
+            ],
+            [
+                [1., 1., 0.],
+                [0., 0., 0.],
+                [1., 0., 1.],
+                [0., 0., 1.],
+                [0., 0., 1.],
+            ],
         ],
         0.0,
     );
     assert_close(
         last.membrane,
-        [[0.0, 0.2391332661, 0.1677009463], [0.6275903328, 0.0626939143, 0.0]],
+        [
+            [0.0, 0.2391332661, 0.1677009463],
+            [0.6275903328, 0.0626939143, 0.0],
+        ],
         TOL,
     );
     assert_close(
@@ -143,8 +162,16 @@ fn ltc_readout_sequence() {
     let readout = reference_readout(&device);
     let (m, last) = readout.forward(Tensor::from_floats(READOUT_X, &device), None);
     let expected = [
-        [[0.0, 0.11292725836], [-0.12218930942, 0.80981416134], [0.52016886457, 0.69295233942]],
-        [[-0.25749775081, 0.23658359137], [0.19591079098, 0.023611482005], [0.31628459826, 0.50650861972]],
+        [
+            [0.0, 0.11292725836],
+            [-0.12218930942, 0.80981416134],
+            [0.52016886457, 0.69295233942],
+        ],
+        [
+            [-0.25749775081, 0.23658359137],
+            [0.19591079098, 0.023611482005],
+            [0.31628459826, 0.50650861972],
+        ],
     ];
     assert_close(m, expected, TOL);
     assert_close(last.potential, [expected[0][2], expected[1][2]], TOL);
@@ -158,8 +185,16 @@ fn leaky_readout_sequence() {
     readout.tau = burn::module::Param::from_tensor(Tensor::from_floats([2.0, 5.0], &device));
     let (m, _) = readout.forward(Tensor::from_floats(READOUT_X, &device), None);
     let expected = [
-        [[0.0, 0.036253849384], [-0.078693868057, 0.24720523771], [0.30639216255, 0.31115607859]],
-        [[-0.19673467014, 0.072507698769], [0.1167559949, 0.023110433433], [0.22820382673, 0.16393662011]],
+        [
+            [0.0, 0.036253849384],
+            [-0.078693868057, 0.24720523771],
+            [0.30639216255, 0.31115607859],
+        ],
+        [
+            [-0.19673467014, 0.072507698769],
+            [0.1167559949, 0.023110433433],
+            [0.22820382673, 0.16393662011],
+        ],
     ];
     assert_close(m, expected, TOL);
 }
@@ -185,7 +220,11 @@ fn lif_sequence() {
         ],
         0.0,
     );
-    assert_close(last.membrane, [[0.0, 0.0, 0.0], [0.0, 0.0783928167, 0.0352509292]], TOL);
+    assert_close(
+        last.membrane,
+        [[0.0, 0.0, 0.0], [0.0, 0.0783928167, 0.0352509292]],
+        TOL,
+    );
 }
 
 #[test]
@@ -206,10 +245,17 @@ fn alif_sequence() {
         ],
         0.0,
     );
-    assert_close(last.membrane, [[0.0, 0.0, 0.1182078248], [0.245749721, 0.0, 0.0]], TOL);
+    assert_close(
+        last.membrane,
+        [[0.0, 0.0, 0.1182078248], [0.245749721, 0.0, 0.0]],
+        TOL,
+    );
     assert_close(
         last.adaptation,
-        [[0.1455376779, 0.0, 0.0317091155], [0.3486518694, 0.0, 0.064493015]],
+        [
+            [0.1455376779, 0.0, 0.0317091155],
+            [0.3486518694, 0.0, 0.064493015],
+        ],
         TOL,
     );
 }
@@ -220,19 +266,34 @@ fn ltc_initialisation_follows_the_specification() {
     device.seed(7);
     let ltc = LtcConfig::new(5, 64).init(&device);
     // Biases are zero, W_r has none and is orthogonal: W_r^T W_r = I.
-    for bias in [&ltc.input.bias, &ltc.membrane_gate.bias, &ltc.adaptation_gate.bias] {
-        assert!(values(bias.as_ref().unwrap().val()).iter().all(|&b| b == 0.0));
+    for bias in [
+        &ltc.input.bias,
+        &ltc.membrane_gate.bias,
+        &ltc.adaptation_gate.bias,
+    ] {
+        assert!(
+            values(bias.as_ref().unwrap().val())
+                .iter()
+                .all(|&b| b == 0.0)
+        );
     }
     let recurrent = ltc.recurrent.as_ref().unwrap();
     assert!(recurrent.bias.is_none());
     let w = recurrent.weight.val();
-    assert_close(w.clone().transpose().matmul(w), Tensor::<2>::eye(64, &device).into_data(), 1e-4);
+    assert_close(
+        w.clone().transpose().matmul(w),
+        Tensor::<2>::eye(64, &device).into_data(),
+        1e-4,
+    );
     // Xavier normal: std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / 192) for W_m.
     let wm = values(ltc.membrane_gate.weight.val());
     let mean = wm.iter().sum::<f64>() / wm.len() as f64;
     let std = (wm.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / wm.len() as f64).sqrt();
     let expected = (2.0f64 / 192.0).sqrt();
-    assert!((std - expected).abs() < 0.05 * expected, "std {std}, expected {expected}");
+    assert!(
+        (std - expected).abs() < 0.05 * expected,
+        "std {std}, expected {expected}"
+    );
     assert!(mean.abs() < 0.01, "mean {mean}");
     // Fresh state: u ~ U[0, 1), s = 0, b = b0.
     let fresh = ltc.init_state(32, &device);
@@ -241,7 +302,11 @@ fn ltc_initialisation_follows_the_specification() {
     let u_mean = u.iter().sum::<f64>() / u.len() as f64;
     assert!((u_mean - 0.5).abs() < 0.02, "mean of U[0,1) draws {u_mean}");
     assert!(values(fresh.spikes).iter().all(|&s| s == 0.0));
-    assert!(values(fresh.adaptation).iter().all(|&b| (b - 0.1).abs() < 1e-7));
+    assert!(
+        values(fresh.adaptation)
+            .iter()
+            .all(|&b| (b - 0.1).abs() < 1e-7)
+    );
     let zeros = LtcConfig::new(5, 8)
         .with_initial_membrane(InitialMembrane::Zeros)
         .init(&device)
@@ -254,25 +319,64 @@ fn invalid_configs_name_the_field_and_value() {
     let cases: Vec<(Result<(), ConfigError>, &str, &str)> = vec![
         (LtcConfig::new(0, 4).validate(), "LtcConfig.d_input", "0"),
         (LtcConfig::new(2, 0).validate(), "LtcConfig.d_hidden", "0"),
-        (LtcConfig::new(2, 4).with_base_threshold(-0.1).validate(), "LtcConfig.base_threshold", "-0.1"),
-        (LtcConfig::new(2, 4).with_adaptation(f64::NAN).validate(), "LtcConfig.adaptation", "NaN"),
         (
-            LtcConfig::new(2, 4).with_surrogate(Surrogate::Triangle { width: -1.0 }).validate(),
+            LtcConfig::new(2, 4).with_base_threshold(-0.1).validate(),
+            "LtcConfig.base_threshold",
+            "-0.1",
+        ),
+        (
+            LtcConfig::new(2, 4).with_adaptation(f64::NAN).validate(),
+            "LtcConfig.adaptation",
+            "NaN",
+        ),
+        (
+            LtcConfig::new(2, 4)
+                .with_surrogate(Surrogate::Triangle { width: -1.0 })
+                .validate(),
             "Surrogate::Triangle.width",
             "-1",
         ),
-        (LifConfig::new(2, 4).with_tau_mem(0.0).validate(), "LifConfig.tau_mem", "0"),
-        (LifConfig::new(2, 4).with_threshold(f64::INFINITY).validate(), "LifConfig.threshold", "inf"),
-        (AlifConfig::new(2, 4).with_tau_adaptation(-5.0).validate(), "AlifConfig.tau_adaptation", "-5"),
-        (AlifConfig::new(2, 4).with_tau_mem_std(-1.0).validate(), "AlifConfig.tau_mem_std", "-1"),
-        (LtcReadoutConfig::new(4, 0).validate(), "LtcReadoutConfig.d_output", "0"),
-        (LeakyReadoutConfig::new(4, 2).with_tau(f64::NAN).validate(), "LeakyReadoutConfig.tau", "NaN"),
+        (
+            LifConfig::new(2, 4).with_tau_mem(0.0).validate(),
+            "LifConfig.tau_mem",
+            "0",
+        ),
+        (
+            LifConfig::new(2, 4)
+                .with_threshold(f64::INFINITY)
+                .validate(),
+            "LifConfig.threshold",
+            "inf",
+        ),
+        (
+            AlifConfig::new(2, 4).with_tau_adaptation(-5.0).validate(),
+            "AlifConfig.tau_adaptation",
+            "-5",
+        ),
+        (
+            AlifConfig::new(2, 4).with_tau_mem_std(-1.0).validate(),
+            "AlifConfig.tau_mem_std",
+            "-1",
+        ),
+        (
+            LtcReadoutConfig::new(4, 0).validate(),
+            "LtcReadoutConfig.d_output",
+            "0",
+        ),
+        (
+            LeakyReadoutConfig::new(4, 2).with_tau(f64::NAN).validate(),
+            "LeakyReadoutConfig.tau",
+            "NaN",
+        ),
     ];
     for (result, field, value) in cases {
         let err = result.expect_err(field);
         assert_eq!(err.field(), field);
         assert_eq!(err.value(), value);
-        assert!(err.to_string().contains(field) && err.to_string().contains(value), "{err}");
+        assert!(
+            err.to_string().contains(field) && err.to_string().contains(value),
+            "{err}"
+        );
     }
     let device = default_device();
     let err = LtcConfig::new(0, 4).try_init(&device).unwrap_err();
@@ -298,18 +402,24 @@ fn wrong_step_width_names_the_layer_and_shapes() {
 #[should_panic(expected = "Lif::forward: input must be [batch, time, 2], got [4, 5, 3]")]
 fn wrong_sequence_width_names_the_layer_and_shapes() {
     let device = default_device();
-    LifConfig::new(2, 3).init(&device).forward(Tensor::zeros([4, 5, 3], &device), None);
+    LifConfig::new(2, 3)
+        .init(&device)
+        .forward(Tensor::zeros([4, 5, 3], &device), None);
 }
 
 #[test]
 #[should_panic(expected = "Alif::forward: input has 0 time steps")]
 fn empty_sequence_is_rejected() {
     let device = default_device();
-    AlifConfig::new(2, 3).init(&device).forward(Tensor::zeros([4, 0, 2], &device), None);
+    AlifConfig::new(2, 3)
+        .init(&device)
+        .forward(Tensor::zeros([4, 0, 2], &device), None);
 }
 
 #[test]
-#[should_panic(expected = "Ltc: state `membrane` must be [batch = 4, hidden = 3] to match the input, got [2, 3]")]
+#[should_panic(
+    expected = "Ltc: state `membrane` must be [batch = 4, hidden = 3] to match the input, got [2, 3]"
+)]
 fn state_batch_mismatch_is_rejected() {
     let device = default_device();
     let ltc = LtcConfig::new(2, 3).init(&device);
@@ -330,15 +440,35 @@ fn readout_width_is_checked() {
 fn layers_display_their_settings() {
     let device = default_device();
     let ltc = format!("{}", LtcConfig::new(2, 3).init(&device));
-    for part in ["Ltc", "d_input: 2", "d_hidden: 3", "recurrent: true", "base_threshold: 0.1", "adaptation: 1.8", "Hard", "MultiGaussian"] {
+    for part in [
+        "Ltc",
+        "d_input: 2",
+        "d_hidden: 3",
+        "recurrent: true",
+        "base_threshold: 0.1",
+        "adaptation: 1.8",
+        "Hard",
+        "MultiGaussian",
+    ] {
         assert!(ltc.contains(part), "`{part}` missing from {ltc}");
     }
     // 2*3+3 (W_x) + 3*3 (W_r) + 2 * (6*3+3) (W_m, W_a) = 60 parameters.
     assert!(ltc.contains("params: 60"), "{ltc}");
-    let lif = format!("{}", LifConfig::new(2, 3).with_reset(ResetMode::Soft).init(&device));
-    assert!(lif.contains("Lif") && lif.contains("threshold: 0.1") && lif.contains("Soft"), "{lif}");
+    let lif = format!(
+        "{}",
+        LifConfig::new(2, 3)
+            .with_reset(ResetMode::Soft)
+            .init(&device)
+    );
+    assert!(
+        lif.contains("Lif") && lif.contains("threshold: 0.1") && lif.contains("Soft"),
+        "{lif}"
+    );
     let readout = format!("{}", LtcReadoutConfig::new(3, 2).init(&device));
-    assert!(readout.contains("d_output: 2") && readout.contains("params: 18"), "{readout}");
+    assert!(
+        readout.contains("d_output: 2") && readout.contains("params: 18"),
+        "{readout}"
+    );
 }
 
 #[test]

@@ -49,7 +49,9 @@ impl UserNet {
         let (a, _) = self.readout.forward(ltc_spikes.clone(), None);
         // The leaky readout hears the LTC spikes through the LIF/ALIF stack and directly.
         let time = ltc_spikes.dims()[1];
-        let (b, _) = self.leaky.forward(s + ltc_spikes.slice([0..batch, 0..time, 0..10]), None);
+        let (b, _) = self
+            .leaky
+            .forward(s + ltc_spikes.slice([0..batch, 0..time, 0..10]), None);
         a + b
     }
 }
@@ -59,7 +61,11 @@ fn save_load_round_trip_gives_identical_outputs() {
     let device = default_device();
     device.seed(1);
     let net = UserNet::new(&device);
-    let x = Tensor::<3>::random([2, 12, 3], burn::tensor::Distribution::Uniform(-2.0, 2.0), &device);
+    let x = Tensor::<3>::random(
+        [2, 12, 3],
+        burn::tensor::Distribution::Uniform(-2.0, 2.0),
+        &device,
+    );
     let before = values(net.forward(x.clone()));
     assert!(before.iter().any(|&v| v != 0.0));
 
@@ -70,7 +76,11 @@ fn save_load_round_trip_gives_identical_outputs() {
     // A different initialisation, then the saved weights.
     device.seed(2);
     let fresh = UserNet::new(&device);
-    assert_ne!(values(fresh.forward(x.clone())), before, "a fresh net should differ");
+    assert_ne!(
+        values(fresh.forward(x.clone())),
+        before,
+        "a fresh net should differ"
+    );
     let loaded = fresh.load_file(&path);
     assert_eq!(values(loaded.forward(x)), before);
 }
@@ -89,7 +99,15 @@ fn in_memory_record_round_trip() {
 fn user_model_displays_nested_settings() {
     let device = default_device();
     let shown = format!("{}", UserNet::new(&device));
-    for part in ["UserNet", "Ltc", "Lif", "Alif", "LtcReadout", "LeakyReadout", "d_hidden: 16"] {
+    for part in [
+        "UserNet",
+        "Ltc",
+        "Lif",
+        "Alif",
+        "LtcReadout",
+        "LeakyReadout",
+        "d_hidden: 16",
+    ] {
         assert!(shown.contains(part), "`{part}` missing from {shown}");
     }
 }
@@ -100,10 +118,17 @@ fn layers_train_inside_a_user_model() {
     let device = default_device().autodiff();
     device.seed(3);
     let net = UserNet::new(&device);
-    let x = Tensor::<3>::random([4, 10, 3], burn::tensor::Distribution::Uniform(-2.0, 2.0), &device);
+    let x = Tensor::<3>::random(
+        [4, 10, 3],
+        burn::tensor::Distribution::Uniform(-2.0, 2.0),
+        &device,
+    );
     let grads = net.forward(x).powi_scalar(2).sum().backward();
     let ltc_grad = values(net.ltc.input.weight.grad(&grads).unwrap());
-    assert!(ltc_grad.iter().any(|&g| g != 0.0), "no gradient reached the LTC input weights");
+    assert!(
+        ltc_grad.iter().any(|&g| g != 0.0),
+        "no gradient reached the LTC input weights"
+    );
     let tau = values(net.alif.tau_mem.grad(&grads).unwrap());
     assert!(tau.iter().all(|g| g.is_finite()));
 }

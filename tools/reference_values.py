@@ -165,5 +165,69 @@ def main():
     assert min(MARGINS) > 1e-3, "a spike decision is too close to its threshold for f32"
 
 
+def fptt_tiny():
+    """FPTT on a 2-parameter linear model y = w . x with SGD, loss (t+1)/T (w.x_t - y_t)^2."""
+    alpha, beta, lr = 0.5, 0.5, 0.1
+    xs = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.5], [-1.0, 1.0]])
+    ys = np.array([1.0, 0.0, -1.0, 0.5])
+
+    def run(T, K, clip=None, paper=False):
+        w = np.array([0.5, -0.3]); wbar = w.copy(); lam = np.zeros(2)
+        chunk = -(-T // K)
+        out = []
+        for start in range(0, T, chunk):
+            g = np.zeros(2)
+            for t in range(start, min(start + chunk, T)):
+                g += (t + 1) / T * 2 * (w @ xs[t] - ys[t]) * xs[t]
+            g = g + alpha * (w - wbar) - (0.5 if paper else 1.0) * lam
+            if clip is not None:
+                g = g * min(1.0, clip / (np.linalg.norm(g) + 1e-6))
+            w = w - lr * g
+            lam = lam - alpha * (w - wbar)
+            wbar = (1 - beta) * wbar + beta * w - (beta / alpha) * lam
+            out.append(np.concatenate([w, wbar, lam]))
+        return np.array(out)
+
+    print("# FPTT tiny problem: rows are [w1, w2, wbar1, wbar2, lambda1, lambda2] after each update")
+    show("FPTT_K_EQ_T", run(3, 3))
+    show("FPTT_K_LT_T", run(4, 2))
+    show("FPTT_CLIPPED", run(3, 3, clip=0.5))
+    show("FPTT_PAPER", run(3, 3, paper=True))
+
+
+def fptt_learner():
+    """The learner on a stateless 2-class model scores_t = x_t W (W is [2, 2], no bias), batch 2,
+    T = 4, linear-ramp cross-entropy, SGD lr 0.1, alpha 0.1, beta 0.5, no clipping."""
+    alpha, beta, lr = 0.1, 0.5, 0.1
+    x = np.array([[[1.0, 0.0], [0.5, 1.0], [-1.0, 2.0], [0.3, 0.3]],
+                  [[0.0, 1.0], [1.0, -1.0], [2.0, 0.5], [-0.5, 1.0]]])
+    y = np.array([1, 0])
+    T = 4
+
+    def ce_grad(W, xt):
+        logits = xt @ W
+        p = np.exp(logits - logits.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+        onehot = np.eye(2)[y]
+        return xt.T @ (p - onehot) / len(y)  # d mean CE / dW
+
+    def run(K):
+        W = np.array([[0.2, -0.1], [0.4, 0.3]]); Wbar = W.copy(); lam = np.zeros((2, 2))
+        chunk = -(-T // K)
+        for start in range(0, T, chunk):
+            g = sum((t + 1) / T * ce_grad(W, x[:, t]) for t in range(start, min(start + chunk, T)))
+            g = g + alpha * (W - Wbar) - lam
+            W = W - lr * g
+            lam = lam - alpha * (W - Wbar)
+            Wbar = (1 - beta) * Wbar + beta * W - (beta / alpha) * lam
+        return W, Wbar, lam
+
+    print("# FPTT learner on a stateless linear classifier: W, Wbar, lambda after one batch")
+    for K in (4, 2):
+        W, Wbar, lam = run(K)
+        show(f"LEARNER_K{K}_W", W); show(f"LEARNER_K{K}_WBAR", Wbar); show(f"LEARNER_K{K}_LAMBDA", lam)
+
+
 if __name__ == "__main__":
     main()
+    fptt_tiny()
+    fptt_learner()

@@ -27,7 +27,9 @@ pub enum InitialMembrane {
 impl InitialMembrane {
     pub(crate) fn sample(&self, batch: usize, hidden: usize, device: &Device) -> Tensor<2> {
         match self {
-            Self::Uniform => Tensor::random([batch, hidden], Distribution::Uniform(0.0, 1.0), device),
+            Self::Uniform => {
+                Tensor::random([batch, hidden], Distribution::Uniform(0.0, 1.0), device)
+            }
             Self::Zeros => Tensor::zeros([batch, hidden], device),
         }
     }
@@ -96,7 +98,12 @@ pub(crate) fn fire(v: Tensor<2>, surrogate: &Surrogate, smooth: bool) -> Tensor<
 }
 
 /// Applies the reset rule to the pre-spike membrane `pre`, given the spikes and threshold.
-pub(crate) fn reset(mode: ResetMode, pre: Tensor<2>, spikes: Tensor<2>, threshold: Tensor<2>) -> Tensor<2> {
+pub(crate) fn reset(
+    mode: ResetMode,
+    pre: Tensor<2>,
+    spikes: Tensor<2>,
+    threshold: Tensor<2>,
+) -> Tensor<2> {
     match mode {
         ResetMode::Hard => pre.clone() - spikes * pre,
         ResetMode::Soft => pre - spikes * threshold,
@@ -144,7 +151,10 @@ pub(crate) fn scan<S>(
     let [batch, time, width] = x.dims();
     let mut outputs = Vec::with_capacity(time);
     for t in 0..time {
-        let x_t = x.clone().slice([0..batch, t..t + 1, 0..width]).reshape([batch, width]);
+        let x_t = x
+            .clone()
+            .slice([0..batch, t..t + 1, 0..width])
+            .reshape([batch, width]);
         let (out, next) = step(x_t, state);
         outputs.push(out);
         state = next;

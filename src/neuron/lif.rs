@@ -33,15 +33,38 @@ fn time_constants(mean: f64, std: f64, size: usize, device: &Device) -> Param<Te
 }
 
 /// The input and recurrent projections of a LIF-type layer.
-fn projections(d_input: usize, d_hidden: usize, recurrent: bool, device: &Device) -> (Linear, Option<Linear>) {
-    let input = linear(d_input, d_hidden, Initializer::XavierNormal { gain: 1.0 }, true, device);
-    let recurrent = recurrent
-        .then(|| linear(d_hidden, d_hidden, Initializer::Orthogonal { gain: 1.0 }, false, device));
+fn projections(
+    d_input: usize,
+    d_hidden: usize,
+    recurrent: bool,
+    device: &Device,
+) -> (Linear, Option<Linear>) {
+    let input = linear(
+        d_input,
+        d_hidden,
+        Initializer::XavierNormal { gain: 1.0 },
+        true,
+        device,
+    );
+    let recurrent = recurrent.then(|| {
+        linear(
+            d_hidden,
+            d_hidden,
+            Initializer::Orthogonal { gain: 1.0 },
+            false,
+            device,
+        )
+    });
     (input, recurrent)
 }
 
 /// `W_x x (+ W_r s)`.
-fn current(input: &Linear, recurrent: &Option<Linear>, x: Tensor<2>, spikes: &Tensor<2>) -> Tensor<2> {
+fn current(
+    input: &Linear,
+    recurrent: &Option<Linear>,
+    x: Tensor<2>,
+    spikes: &Tensor<2>,
+) -> Tensor<2> {
     let current = input.forward(x);
     match recurrent {
         Some(recurrent) => current + recurrent.forward(spikes.clone()),
@@ -204,7 +227,11 @@ impl Lif {
         // α u + (1 - α) I, written as I + α (u - I).
         let pre = current.clone() + decay(&self.tau_mem) * (state.membrane - current);
         let threshold = Tensor::full([batch, hidden], self.threshold, &pre.device());
-        let spikes = fire(pre.clone() - self.threshold, &self.surrogate, self.smooth_spikes);
+        let spikes = fire(
+            pre.clone() - self.threshold,
+            &self.surrogate,
+            self.smooth_spikes,
+        );
         let membrane = reset(self.reset, pre, spikes.clone(), threshold);
         (spikes.clone(), LifState { membrane, spikes })
     }
@@ -421,11 +448,15 @@ impl Alif {
         check_state("Alif", "adaptation", &state.adaptation, batch, hidden);
         let current = current(&self.input, &self.recurrent, x, &state.spikes);
         // ρ b + (1 - ρ) s, written as s + ρ (b - s).
-        let adaptation = state.spikes.clone()
-            + decay(&self.tau_adaptation) * (state.adaptation - state.spikes);
+        let adaptation =
+            state.spikes.clone() + decay(&self.tau_adaptation) * (state.adaptation - state.spikes);
         let threshold = adaptation.clone() * self.adaptation + self.base_threshold;
         let pre = current.clone() + decay(&self.tau_mem) * (state.membrane - current);
-        let spikes = fire(pre.clone() - threshold.clone(), &self.surrogate, self.smooth_spikes);
+        let spikes = fire(
+            pre.clone() - threshold.clone(),
+            &self.surrogate,
+            self.smooth_spikes,
+        );
         let membrane = reset(self.reset, pre, spikes.clone(), threshold);
         (
             spikes.clone(),
@@ -442,7 +473,11 @@ impl Alif {
     /// # Panics
     ///
     /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
-    pub fn forward(&self, x: Tensor<3>, state: Option<AdaptiveState>) -> (Tensor<3>, AdaptiveState) {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        state: Option<AdaptiveState>,
+    ) -> (Tensor<3>, AdaptiveState) {
         check_sequence_input("Alif", &x, self.d_input());
         let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
         scan(x, state, |x_t, state| self.step(x_t, state))

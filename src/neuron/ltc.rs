@@ -1,9 +1,9 @@
 //! The liquid-time-constant (LTC) spiking layer.
 
+use crate::math::sigmoid;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
-use crate::math::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::common::{
@@ -102,7 +102,13 @@ pub struct Ltc {
 }
 
 /// A Linear layer with the given weight initializer and a zero bias (or none).
-pub(crate) fn linear(d_in: usize, d_out: usize, init: Initializer, bias: bool, device: &Device) -> Linear {
+pub(crate) fn linear(
+    d_in: usize,
+    d_out: usize,
+    init: Initializer,
+    bias: bool,
+    device: &Device,
+) -> Linear {
     let mut layer = LinearConfig::new(d_in, d_out)
         .with_bias(false)
         .with_initializer(init)
@@ -201,12 +207,18 @@ impl Ltc {
     /// # Panics
     ///
     /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
-    pub fn forward(&self, x: Tensor<3>, state: Option<AdaptiveState>) -> (Tensor<3>, AdaptiveState) {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        state: Option<AdaptiveState>,
+    ) -> (Tensor<3>, AdaptiveState) {
         check_sequence_input("Ltc", &x, self.d_input());
         let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
         // The input projection of every step in one matrix product.
         let currents = self.input.forward(x);
-        scan(currents, state, |current, state| self.step_current(current, state))
+        scan(currents, state, |current, state| {
+            self.step_current(current, state)
+        })
     }
 
     /// One step from the feed-forward current `W_x x_t + bias`.
@@ -237,7 +249,11 @@ impl Ltc {
         let threshold = adaptation.clone() * self.adaptation + self.base_threshold;
         // (1 - a) u + a I, written as u + a (I - u).
         let pre = membrane.clone() + rate * (current - membrane);
-        let spikes = fire(pre.clone() - threshold.clone(), &self.surrogate, self.smooth_spikes);
+        let spikes = fire(
+            pre.clone() - threshold.clone(),
+            &self.surrogate,
+            self.smooth_spikes,
+        );
         let membrane = reset(self.reset, pre, spikes.clone(), threshold);
         (
             spikes.clone(),

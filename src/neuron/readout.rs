@@ -1,9 +1,9 @@
 //! Non-spiking leaky-integrator readouts that turn spikes into class scores.
 
+use crate::math::sigmoid;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};
-use crate::math::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::common::{check_sequence_input, check_state, check_step_input, scan};
@@ -127,10 +127,19 @@ impl LtcReadout {
     /// When `x` is not `[batch, d_input]` or the state is not `[batch, d_output]`.
     pub fn step(&self, x: Tensor<2>, state: ReadoutState) -> (Tensor<2>, ReadoutState) {
         check_step_input("LtcReadout", &x, self.d_input());
-        check_state("LtcReadout", "potential", &state.potential, x.dims()[0], self.d_output());
+        check_state(
+            "LtcReadout",
+            "potential",
+            &state.potential,
+            x.dims()[0],
+            self.d_output(),
+        );
         let drive = self.output.forward(x);
         let previous = state.potential;
-        let rate = sigmoid(self.gate.forward(Tensor::cat(vec![drive.clone(), previous.clone()], 1)));
+        let rate = sigmoid(
+            self.gate
+                .forward(Tensor::cat(vec![drive.clone(), previous.clone()], 1)),
+        );
         // (1 - k) m + k d, written as m + k (d - m).
         let potential = previous.clone() + rate * (drive - previous);
         (potential.clone(), ReadoutState { potential })
@@ -264,7 +273,13 @@ impl LeakyReadout {
     /// When `x` is not `[batch, d_input]` or the state is not `[batch, d_output]`.
     pub fn step(&self, x: Tensor<2>, state: ReadoutState) -> (Tensor<2>, ReadoutState) {
         check_step_input("LeakyReadout", &x, self.d_input());
-        check_state("LeakyReadout", "potential", &state.potential, x.dims()[0], self.d_output());
+        check_state(
+            "LeakyReadout",
+            "potential",
+            &state.potential,
+            x.dims()[0],
+            self.d_output(),
+        );
         let drive = self.output.forward(x);
         let keep = self
             .tau

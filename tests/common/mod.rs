@@ -90,3 +90,13 @@ pub fn state(u: [[f64; 3]; 2], s: [[f64; 3]; 2], b: [[f64; 3]; 2], device: &Devi
         adaptation: Tensor::from_floats(b, device),
     }
 }
+
+/// A CPU device for tests too heavy for a software GPU driver.
+pub fn cpu_device() -> Device {
+    let name = if cfg!(feature = "ndarray") {
+        "ndarray"
+    } else {
+        "flex"
+    };
+    device_by_name(name).unwrap()
+}

@@ -1,0 +1,150 @@
+//! Times one FPTT step (or one BPTT sequence) of the reference model — one recurrent LTC layer
+//! of `--hidden` neurons on 1 input, an LTC readout of 10, Adamax — on the enabled backend, and
+//! prints one JSON line with the keys of the PyTorch reference script
+//! (`../shared/reference/ltc_fptt_torch.py`): `ms_per_step`, `peak_rss_mib`, ...
+//!
+//! ```text
+//! cargo run --release --example bench_step -- --mode fptt --batch 64 --steps 200
+//! cargo run --release --example bench_step -- --mode bptt --batch 64 --steps 784
+//! cargo run --release --example bench_step -- --memory-table   # FPTT and BPTT against T
+//! ```
+//!
+//! Peak memory is per process, so `--memory-table` runs one child process per row.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn_fptt::prelude::*;
+use burn_fptt::report;
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+enum Mode {
+    Fptt,
+    Bptt,
+}
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// FPTT: one update per step; BPTT: one update per sequence of `--steps` steps.
+    #[arg(long, value_enum, default_value = "fptt")]
+    mode: Mode,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    /// Time steps timed (the sequence length for BPTT).
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Threads the backend may use (sets RAYON_NUM_THREADS for backends that use rayon).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run FPTT at T = 100, 1000, 10000 and BPTT at T = 100, 1000, 2000 in child processes and
+    /// print a Markdown table.
+    #[arg(long)]
+    memory_table: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    if args.memory_table {
+        memory_table(&args);
+        return;
+    }
+    if args.threads > 0 {
+        // SAFETY: set before any thread of this program starts.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string()) };
+    }
+    let device = default_device().autodiff();
+    device.seed(args.seed);
+    let model = SpikingClassifierConfig::new(1, vec![args.hidden], 10).init(&device);
+    let method = match args.mode {
+        Mode::Fptt => Method::Fptt(FpttConfig::new()),
+        Mode::Bptt => Method::Bptt(BpttConfig::new()),
+    };
+    let mut learner = SequenceLearner::new(model, AdamaxConfig::new().init(), 3e-3, method)
+        .expect("valid config");
+    let sequence = |steps: usize| {
+        let x = Tensor::<3>::random(
+            [args.batch, steps, 1],
+            Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let labels: Vec<i64> = (0..args.batch as i64).map(|i| i % 10).collect();
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [args.batch]), &device);
+        (x, y)
+    };
+    // Warm-up: 20 steps, as the reference script.
+    let (x, y) = sequence(20);
+    learner.train_batch(x, y).expect("warm-up");
+    let (x, y) = sequence(args.steps);
+    device.sync().expect("device sync");
+    let started = std::time::Instant::now();
+    let stats = learner.train_batch(x, y).expect("timed run");
+    device.sync().expect("device sync");
+    let seconds = started.elapsed().as_secs_f64();
+    let per_step = seconds / args.steps as f64;
+    let out = serde_json::json!({
+        "impl": "burn-fptt",
+        "mode": format!("{:?}", args.mode).to_lowercase(),
+        "device": burn_fptt::enabled_backends().first(),
+        "batch": args.batch,
+        "hidden": args.hidden,
+        "steps": args.steps,
+        "updates": stats.updates,
+        "ms_per_step": (per_step * 1e3 * 1e4).round() / 1e4,
+        "samples_steps_per_s": (args.batch as f64 / per_step * 10.0).round() / 10.0,
+        "peak_rss_mib": report::peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
+        "threads": args.threads,
+        "seed": args.seed,
+        "commit": report::git_commit(),
+    });
+    println!("{out}");
+}
+
+fn memory_table(args: &Args) {
+    let exe = std::env::current_exe().expect("own path");
+    let rows = [
+        ("fptt", 100),
+        ("fptt", 1000),
+        ("fptt", 10000),
+        ("bptt", 100),
+        ("bptt", 1000),
+        ("bptt", 2000),
+    ];
+    println!("| mode | T | peak RSS (MiB) | ms per step |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (mode, steps) in rows {
+        let output = std::process::Command::new(&exe)
+            .args(["--mode", mode, "--steps", &steps.to_string()])
+            .args([
+                "--batch",
+                &args.batch.to_string(),
+                "--hidden",
+                &args.hidden.to_string(),
+            ])
+            .args(["--seed", &args.seed.to_string()])
+            .output()
+            .expect("run a child benchmark");
+        let line = String::from_utf8_lossy(&output.stdout);
+        let json: serde_json::Value = match serde_json::from_str(line.trim()) {
+            Ok(json) => json,
+            Err(_) => {
+                println!(
+                    "| {mode} | {steps} | failed: {} | |",
+                    String::from_utf8_lossy(&output.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                );
+                continue;
+            }
+        };
+        eprintln!("{}", line.trim());
+        println!(
+            "| {mode} | {steps} | {} | {} |",
+            json["peak_rss_mib"], json["ms_per_step"]
+        );
+    }
+}

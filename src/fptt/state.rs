@@ -1,0 +1,434 @@
+//! The FPTT state of a model: `W̄` and `λ` for every trainable parameter tensor.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::store::RecordError;
+use burn::tensor::Tensor;
+
+use super::config::{FpttConfig, LambdaCorrection};
+use crate::error::ConfigError;
+
+/// `W̄` and `λ` of one parameter tensor, flattened.
+#[derive(Clone, Debug)]
+struct Averages {
+    running_mean: Tensor<1>,
+    multiplier: Tensor<1>,
+}
+
+/// The FPTT regulariser's state for a model, and its update rules.
+///
+/// [`Fptt::update`] is the whole online step for a loss that the caller computed; the learner
+/// ([`SequenceLearner`](crate::SequenceLearner)) drives it over sequences. Only trainable
+/// parameters (those that require gradients) are tracked, so frozen parameters stay as they are.
+///
+/// A stream, one sample and one step at a time:
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device().autodiff();
+/// let mut ltc = LtcConfig::new(1, 8).init(&device);
+/// let mut readout = LtcReadoutConfig::new(8, 2).init(&device);
+/// let mut model = (ltc, readout);
+/// let mut fptt = Fptt::new(FpttConfig::new(), &model).unwrap();
+/// let mut optim = AdamaxConfig::new().init();
+/// let mut state = (model.0.init_state(1, &device), model.1.init_state(1, &device));
+/// for t in 0..20 {
+///     let x = Tensor::<2>::full([1, 1], (t % 2) as f64, &device);
+///     let (spikes, ltc_state) = model.0.step(x, state.0);
+///     let (scores, out_state) = model.1.step(spikes, state.1);
+///     let target = Tensor::<1, Int>::from_ints([t % 2], &device);
+///     let loss = cross_entropy(scores, target);
+///     model = fptt.update(model, loss, &mut optim, 3e-3);
+///     state = (ltc_state, out_state).detach();
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Fptt {
+    config: FpttConfig,
+    params: HashMap<ParamId, Averages>,
+}
+
+fn flat<const D: usize>(tensor: Tensor<D>) -> Tensor<1> {
+    let n = tensor.shape().num_elements();
+    tensor.reshape([n])
+}
+
+/// Collects the trainable parameters, flattened, without autodiff.
+#[derive(Default)]
+struct Collect {
+    values: HashMap<ParamId, Tensor<1>>,
+    all: bool,
+}
+
+impl ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self.all || param.is_require_grad() {
+            self.values.insert(param.id, flat(param.val().inner()));
+        }
+    }
+}
+
+fn trainable<M: Module>(model: &M) -> HashMap<ParamId, Tensor<1>> {
+    let mut collect = Collect::default();
+    model.visit(&mut collect);
+    collect.values
+}
+
+fn all_params<M: Module>(model: &M) -> HashMap<ParamId, Tensor<1>> {
+    let mut collect = Collect {
+        all: true,
+        ..Default::default()
+    };
+    model.visit(&mut collect);
+    collect.values
+}
+
+/// Adds the regulariser's gradient to the task gradients and sums their squares.
+struct Regularise<'a> {
+    params: &'a HashMap<ParamId, Averages>,
+    grads: &'a mut GradientsParams,
+    alpha: f64,
+    lambda_scale: f64,
+    squared_norm: Option<Tensor<1>>,
+}
+
+impl ModuleVisitor for Regularise<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let Some(averages) = self.params.get(&param.id) else {
+            return;
+        };
+        let weight = param.val().inner();
+        let dims = weight.dims();
+        let task = self
+            .grads
+            .remove::<D>(param.id)
+            .map(flat)
+            .unwrap_or_else(|| Tensor::zeros([dims.iter().product::<usize>()], &weight.device()));
+        let grad = task + (flat(weight) - averages.running_mean.clone()) * self.alpha
+            - averages.multiplier.clone() * self.lambda_scale;
+        let squares = grad.clone().square().sum();
+        self.squared_norm = Some(match self.squared_norm.take() {
+            Some(total) => total + squares,
+            None => squares,
+        });
+        self.grads.register::<D>(param.id, grad.reshape(dims));
+    }
+}
+
+/// Multiplies every gradient by one scale (a one-element tensor, so no device sync).
+struct Scale<'a> {
+    grads: &'a mut GradientsParams,
+    scale: Tensor<1>,
+}
+
+impl ModuleVisitor for Scale<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(grad) = self.grads.remove::<D>(param.id) {
+            let scale = self.scale.clone().reshape([1; D]);
+            self.grads.register::<D>(param.id, grad * scale);
+        }
+    }
+}
+
+/// Replaces each tracked parameter's value, keeping its id and autodiff settings.
+struct Replace<'a> {
+    values: &'a HashMap<ParamId, Tensor<1>>,
+}
+
+impl ModuleMapper for Replace<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(value) = self.values.get(&param.id) else {
+            return param;
+        };
+        let value = value.clone();
+        param.map(|tensor| {
+            let dims = tensor.dims();
+            let require_grad = tensor.is_require_grad();
+            let replaced = value.reshape(dims).to_device(&tensor.device());
+            let replaced = if tensor.is_autodiff() {
+                replaced.autodiff()
+            } else {
+                replaced
+            };
+            if require_grad {
+                replaced.require_grad()
+            } else {
+                replaced
+            }
+        })
+    }
+}
+
+/// Scales all gradients so that their global L2 norm is at most `max_norm` (as PyTorch's
+/// `clip_grad_norm_`: factor `min(1, max_norm / (norm + 1e-6))`).
+pub(crate) fn clip_global_norm<M: Module>(
+    model: &M,
+    grads: &mut GradientsParams,
+    squared_norm: Tensor<1>,
+    max_norm: f64,
+) {
+    let scale = (squared_norm.sqrt() + 1e-6)
+        .recip()
+        .mul_scalar(max_norm)
+        .clamp_max(1.0);
+    model.visit(&mut Scale { grads, scale });
+}
+
+/// The squared global L2 norm of the gradients of `model`'s trainable parameters.
+pub(crate) fn squared_norm<M: Module>(model: &M, grads: &GradientsParams) -> Option<Tensor<1>> {
+    struct Norm<'a> {
+        grads: &'a GradientsParams,
+        total: Option<Tensor<1>>,
+    }
+    impl ModuleVisitor for Norm<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = self.grads.get::<D>(param.id) {
+                let squares = grad.square().sum();
+                self.total = Some(match self.total.take() {
+                    Some(total) => total + squares,
+                    None => squares,
+                });
+            }
+        }
+    }
+    let mut norm = Norm { grads, total: None };
+    model.visit(&mut norm);
+    norm.total
+}
+
+impl Fptt {
+    /// Starts FPTT for `model`: `W̄ = W`, `λ = 0` for each trainable parameter.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`FpttConfig::validate`].
+    pub fn new<M: Module>(config: FpttConfig, model: &M) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let params = trainable(model)
+            .into_iter()
+            .map(|(id, weight)| {
+                let multiplier = weight.zeros_like();
+                (
+                    id,
+                    Averages {
+                        running_mean: weight,
+                        multiplier,
+                    },
+                )
+            })
+            .collect();
+        Ok(Self { config, params })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FpttConfig {
+        &self.config
+    }
+
+    /// Number of parameter tensors tracked.
+    pub fn num_tracked(&self) -> usize {
+        self.params.len()
+    }
+
+    fn lambda_scale(&self) -> f64 {
+        match self.config.correction {
+            LambdaCorrection::Code => 1.0,
+            LambdaCorrection::Paper => 0.5,
+        }
+    }
+
+    /// Adds the regulariser's closed-form gradient `α (W - W̄) - λ` to the task gradients of
+    /// every tracked parameter (a parameter without a task gradient gets the regulariser's
+    /// alone), then clips them all by the configured global norm.
+    pub fn regularise<M: Module>(&self, model: &M, mut grads: GradientsParams) -> GradientsParams {
+        let mut visitor = Regularise {
+            params: &self.params,
+            grads: &mut grads,
+            alpha: self.config.alpha,
+            lambda_scale: self.lambda_scale(),
+            squared_norm: None,
+        };
+        model.visit(&mut visitor);
+        if let (Some(max_norm), Some(squared)) = (self.config.clip_norm, visitor.squared_norm) {
+            clip_global_norm(model, &mut grads, squared, max_norm);
+        }
+        grads
+    }
+
+    /// The regulariser `R` itself, computed from `model`'s parameters with autodiff (for
+    /// checking the closed form, and for logging): `Σ [ -<W, λ> + α/2 |W - W̄|² ]`, or
+    /// `Σ α/2 |W - W̄ - λ/(2α)|²` for the paper's form.
+    pub fn regulariser<M: Module>(&self, model: &M) -> Tensor<1> {
+        struct Sum<'a> {
+            fptt: &'a Fptt,
+            total: Option<Tensor<1>>,
+        }
+        impl ModuleVisitor for Sum<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let Some(averages) = self.fptt.params.get(&param.id) else {
+                    return;
+                };
+                let alpha = self.fptt.config.alpha;
+                let weight = flat(param.val());
+                let gap = weight.clone() - averages.running_mean.clone();
+                let term = match self.fptt.config.correction {
+                    LambdaCorrection::Code => {
+                        gap.square().sum() * (alpha / 2.0)
+                            - (weight * averages.multiplier.clone()).sum()
+                    }
+                    LambdaCorrection::Paper => {
+                        (gap - averages.multiplier.clone() / (2.0 * alpha))
+                            .square()
+                            .sum()
+                            * (alpha / 2.0)
+                    }
+                };
+                self.total = Some(match self.total.take() {
+                    Some(total) => total + term,
+                    None => term,
+                });
+            }
+        }
+        let mut sum = Sum {
+            fptt: self,
+            total: None,
+        };
+        model.visit(&mut sum);
+        sum.total
+            .expect("FPTT tracks at least one parameter of this model")
+    }
+
+    /// The post-step updates, from the parameters after the optimizer step:
+    /// `λ <- λ - α (W - W̄)`, then `W̄ <- (1 - β) W̄ + β W - (β/α) λ`.
+    pub fn after_step<M: Module>(&mut self, model: &M) {
+        let weights = trainable(model);
+        let (alpha, beta) = (self.config.alpha, self.config.beta);
+        for (id, averages) in self.params.iter_mut() {
+            let Some(weight) = weights.get(id) else {
+                continue;
+            };
+            let multiplier = averages.multiplier.clone()
+                - (weight.clone() - averages.running_mean.clone()) * alpha;
+            averages.running_mean = averages.running_mean.clone() * (1.0 - beta)
+                + weight.clone() * beta
+                - multiplier.clone() * (beta / alpha);
+            averages.multiplier = multiplier;
+        }
+    }
+
+    /// One online FPTT update: backward of `loss`, the regularised and clipped gradient, the
+    /// optimizer step at learning rate `lr`, and the post-step updates. Returns the new model.
+    ///
+    /// # Panics
+    ///
+    /// When `loss` is not part of an autodiff graph of `model`'s parameters.
+    pub fn update<M: Module>(
+        &mut self,
+        model: M,
+        loss: Tensor<1>,
+        optimizer: &mut ModuleOptimizer,
+        lr: impl Into<ModuleLearningRate>,
+    ) -> M {
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = self.regularise(&model, grads);
+        let model = optimizer.step(lr, model, grads);
+        self.after_step(&model);
+        model
+    }
+
+    /// The end-of-epoch step `W <- W̄` for every tracked parameter.
+    pub fn average_into<M: Module>(&self, model: M) -> M {
+        let values = self
+            .params
+            .iter()
+            .map(|(id, averages)| (*id, averages.running_mean.clone()))
+            .collect();
+        model.map(&mut Replace { values: &values })
+    }
+
+    /// The running average `W̄` and multiplier `λ` of one parameter, flattened (for inspection).
+    pub fn averages_of(&self, id: ParamId) -> Option<(Tensor<1>, Tensor<1>)> {
+        self.params
+            .get(&id)
+            .map(|a| (a.running_mean.clone(), a.multiplier.clone()))
+    }
+
+    /// Saves `W̄` and `λ` as two burn records shaped like `model`: `{stem}-mean.bpk` and
+    /// `{stem}-multiplier.bpk`.
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be written.
+    pub fn save<M: Module>(&self, model: &M, stem: &Path) -> Result<(), RecordError> {
+        let (means, multipliers) = self.split();
+        model
+            .clone()
+            .map(&mut Replace { values: &means })
+            .save_file(with_suffix(stem, "-mean"))?;
+        model
+            .clone()
+            .map(&mut Replace {
+                values: &multipliers,
+            })
+            .save_file(with_suffix(stem, "-multiplier"))
+    }
+
+    /// Loads the state saved by [`save`](Self::save) for `model` (whose parameters carry the
+    /// ids they had when it was saved, as after `load_file`).
+    ///
+    /// # Errors
+    ///
+    /// When a file is missing or does not fit `model`, or the config is invalid.
+    pub fn load<M: Module>(
+        config: FpttConfig,
+        model: &M,
+        stem: &Path,
+    ) -> Result<Self, RecordError> {
+        let mut fptt =
+            Self::new(config, model).map_err(|err| RecordError::Validation(err.to_string()))?;
+        let means = all_params(&model.clone().try_load_file(with_suffix(stem, "-mean"))?);
+        let multipliers = all_params(
+            &model
+                .clone()
+                .try_load_file(with_suffix(stem, "-multiplier"))?,
+        );
+        for (id, averages) in fptt.params.iter_mut() {
+            match (means.get(id), multipliers.get(id)) {
+                (Some(mean), Some(multiplier)) => {
+                    averages.running_mean = mean.clone();
+                    averages.multiplier = multiplier.clone();
+                }
+                _ => {
+                    return Err(RecordError::Validation(format!(
+                        "FPTT state {} has no entry for parameter {id}",
+                        stem.display()
+                    )));
+                }
+            }
+        }
+        Ok(fptt)
+    }
+
+    fn split(&self) -> (HashMap<ParamId, Tensor<1>>, HashMap<ParamId, Tensor<1>>) {
+        self.params
+            .iter()
+            .map(|(id, a)| ((*id, a.running_mean.clone()), (*id, a.multiplier.clone())))
+            .unzip()
+    }
+}
+
+fn with_suffix(stem: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = stem
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    name.push(".bpk");
+    stem.with_file_name(name)
+}

@@ -1,0 +1,539 @@
+//! The online learner: drives a [`StepModel`] over batches of sequences with FPTT (one update
+//! per time step or chunk) or BPTT (one update per sequence, or per truncation window).
+
+use std::path::Path;
+
+use burn::config::Config;
+use burn::lr_scheduler::LrSchedulerRecord;
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::{GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::store::RecordError;
+use burn::tensor::{Int, Tensor};
+
+use crate::error::{ConfigError, check};
+use crate::fptt::{Fptt, FpttConfig};
+use crate::loss::{LossSchedule, cross_entropy};
+use crate::step::{Detach, StepModel};
+
+/// Configuration of backpropagation through time, the offline baseline.
+#[derive(Config, Debug)]
+pub struct BpttConfig {
+    /// Update every `k` steps with the state detached in between (truncated BPTT); `None`
+    /// backpropagates through the whole sequence, one update per sequence.
+    pub truncation: Option<usize>,
+    /// Weight of the task loss at each step.
+    #[config(default = "LossSchedule::LastStep")]
+    pub loss: LossSchedule,
+    /// Clip all gradients by this global L2 norm; `None` for no clipping.
+    #[config(default = "Some(1.0)")]
+    pub clip_norm: Option<f64>,
+}
+
+impl BpttConfig {
+    /// Checks the values.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when the truncation is 0 or the clipping norm is not finite and positive.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(k) = self.truncation {
+            check::positive_size("BpttConfig.truncation", k)?;
+        }
+        if let Some(norm) = self.clip_norm {
+            check::positive("BpttConfig.clip_norm", norm)?;
+        }
+        Ok(())
+    }
+}
+
+/// The learning rule of a [`SequenceLearner`].
+#[derive(Config, Debug)]
+pub enum Method {
+    /// Forward propagation through time: online, memory constant in the sequence length.
+    Fptt(FpttConfig),
+    /// Backpropagation through time: the offline baseline.
+    Bptt(BpttConfig),
+}
+
+impl Method {
+    /// Short name: `"fptt"` or `"bptt"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Fptt(_) => "fptt",
+            Self::Bptt(_) => "bptt",
+        }
+    }
+
+    /// Steps between two updates for sequences of `length` steps.
+    ///
+    /// # Errors
+    ///
+    /// When `length` is 0, or FPTT's `K` exceeds it.
+    pub fn chunk_length(&self, length: usize) -> Result<usize, ConfigError> {
+        match self {
+            Self::Fptt(config) => config.chunk_length(length),
+            Self::Bptt(config) => {
+                check::positive_size("sequence length T", length)?;
+                Ok(config.truncation.unwrap_or(length).min(length))
+            }
+        }
+    }
+
+    fn loss(&self) -> LossSchedule {
+        match self {
+            Self::Fptt(config) => config.loss,
+            Self::Bptt(config) => config.loss,
+        }
+    }
+}
+
+/// Why training stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A configuration value was rejected.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The loss became NaN or infinite.
+    #[error(
+        "the loss became {value} at epoch {epoch}, batch {batch} (update {update}); the weights of this batch are not trustworthy"
+    )]
+    NonFinite {
+        /// The loss value.
+        value: f64,
+        /// Epoch (1-based) of the batch.
+        epoch: usize,
+        /// Batch (1-based) within the epoch.
+        batch: usize,
+        /// Optimizer updates taken so far.
+        update: u64,
+    },
+    /// Inputs of the wrong shape.
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// What one batch of training did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchStats {
+    /// Cross-entropy of the prediction at the last step, averaged over the batch.
+    pub loss: f64,
+    /// Samples whose last-step prediction is right.
+    pub correct: usize,
+    /// Samples in the batch.
+    pub samples: usize,
+    /// Optimizer updates taken on this batch.
+    pub updates: usize,
+}
+
+/// Loss and accuracy over a set of batches.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EpochStats {
+    /// Mean last-step cross-entropy per sample.
+    pub loss: f64,
+    /// Fraction of samples classified right at the last step.
+    pub accuracy: f64,
+    /// Number of samples.
+    pub samples: usize,
+    /// Optimizer updates taken.
+    pub updates: usize,
+}
+
+impl EpochStats {
+    fn add(&mut self, batch: BatchStats) {
+        let total = self.samples + batch.samples;
+        self.loss =
+            (self.loss * self.samples as f64 + batch.loss * batch.samples as f64) / total as f64;
+        self.accuracy = (self.accuracy * self.samples as f64 + batch.correct as f64) / total as f64;
+        self.samples = total;
+        self.updates += batch.updates;
+    }
+}
+
+/// Trains a [`StepModel`] on batches of labelled sequences with FPTT or BPTT.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device().autodiff();
+/// device.seed(0);
+/// let net = SpikingClassifierConfig::new(1, vec![16], 2).init(&device);
+/// let mut learner = SequenceLearner::new(
+///     net,
+///     AdamaxConfig::new().init(),
+///     3e-3,
+///     Method::Fptt(FpttConfig::new()),
+/// )
+/// .unwrap();
+/// let x = Tensor::<3>::ones([4, 10, 1], &device);
+/// let y = Tensor::<1, Int>::from_ints([0, 1, 0, 1], &device);
+/// let stats = learner.train_batch(x, y).unwrap();
+/// assert_eq!(stats.updates, 10); // one update per time step
+/// ```
+pub struct SequenceLearner<M: StepModel> {
+    model: M,
+    optimizer: ModuleOptimizer,
+    scheduler: ModuleLrScheduler,
+    method: Method,
+    fptt: Option<Fptt>,
+    updates: u64,
+    epoch: usize,
+    batch: usize,
+}
+
+impl<M: StepModel> SequenceLearner<M> {
+    /// A learner for `model` (on an autodiff device), with burn's optimizer and LR scheduler
+    /// (a plain `f64` is a constant learning rate).
+    ///
+    /// # Errors
+    ///
+    /// When the method's config is invalid.
+    pub fn new(
+        model: M,
+        optimizer: ModuleOptimizer,
+        scheduler: impl Into<ModuleLrScheduler>,
+        method: Method,
+    ) -> Result<Self, ConfigError> {
+        let fptt = match &method {
+            Method::Fptt(config) => Some(Fptt::new(config.clone(), &model)?),
+            Method::Bptt(config) => {
+                config.validate()?;
+                None
+            }
+        };
+        Ok(Self {
+            model,
+            optimizer,
+            scheduler: scheduler.into(),
+            method,
+            fptt,
+            updates: 0,
+            epoch: 1,
+            batch: 0,
+        })
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The model, ending training.
+    pub fn into_model(self) -> M {
+        self.model
+    }
+
+    /// The learning rule.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The FPTT state, when training with FPTT.
+    pub fn fptt(&self) -> Option<&Fptt> {
+        self.fptt.as_ref()
+    }
+
+    /// Optimizer updates taken so far.
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// The current epoch, 1-based.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Trains on one batch: `x` is `[batch, time, features]`, `y` the class of each sequence.
+    ///
+    /// For each chunk of the sequence: run the steps from the detached state, sum the scheduled
+    /// task losses, backward, (FPTT: add the regulariser's gradient,) clip, optimizer step,
+    /// (FPTT: update `W̄` and `λ`,) detach the state.
+    ///
+    /// # Errors
+    ///
+    /// [`TrainError::Config`] when FPTT's `K` exceeds the sequence length,
+    /// [`TrainError::Shape`] when `y` does not match the batch, [`TrainError::NonFinite`] when
+    /// the loss is NaN or infinite.
+    pub fn train_batch(
+        &mut self,
+        x: Tensor<3>,
+        y: Tensor<1, Int>,
+    ) -> Result<BatchStats, TrainError> {
+        let [batch, length, features] = x.dims();
+        if y.dims() != [batch] {
+            return Err(TrainError::Shape(format!(
+                "targets must be [batch = {batch}], got {:?}",
+                y.dims()
+            )));
+        }
+        let chunk = self.method.chunk_length(length)?;
+        let schedule = self.method.loss();
+        self.batch += 1;
+        let mut state = self.model.init_state(batch, &x.device());
+        let mut last_scores = None;
+        let mut updates = 0;
+        let mut start = 0;
+        while start < length {
+            let end = (start + chunk).min(length);
+            let mut loss: Option<Tensor<1>> = None;
+            for t in start..end {
+                let x_t = x
+                    .clone()
+                    .slice([0..batch, t..t + 1, 0..features])
+                    .reshape([batch, features]);
+                let (scores, next) = self.model.step(x_t, state);
+                state = next;
+                let weight = schedule.weight(t, length);
+                if weight > 0.0 {
+                    let term = cross_entropy(scores.clone(), y.clone()) * weight;
+                    loss = Some(match loss {
+                        Some(total) => total + term,
+                        None => term,
+                    });
+                }
+                if t + 1 == length {
+                    last_scores = Some(scores.detach());
+                }
+            }
+            if let Some(loss) = loss {
+                self.update(loss);
+                updates += 1;
+            }
+            state = state.detach();
+            start = end;
+        }
+        let scores = last_scores.expect("a sequence has at least one step");
+        let loss = cross_entropy(scores.clone(), y.clone()).into_scalar::<f64>();
+        if !loss.is_finite() {
+            return Err(TrainError::NonFinite {
+                value: loss,
+                epoch: self.epoch,
+                batch: self.batch,
+                update: self.updates,
+            });
+        }
+        let correct = count_correct(scores, y);
+        Ok(BatchStats {
+            loss,
+            correct,
+            samples: batch,
+            updates,
+        })
+    }
+
+    fn update(&mut self, loss: Tensor<1>) {
+        let lr = self.scheduler.step();
+        let model = self.model.clone();
+        self.model = match (&mut self.fptt, &self.method) {
+            (Some(fptt), _) => fptt.update(model, loss, &mut self.optimizer, lr),
+            (None, Method::Bptt(config)) => {
+                let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+                if let Some(max_norm) = config.clip_norm
+                    && let Some(squared) = crate::fptt::squared_norm(&model, &grads)
+                {
+                    crate::fptt::clip_global_norm(&model, &mut grads, squared, max_norm);
+                }
+                self.optimizer.step(lr, model, grads)
+            }
+            (None, Method::Fptt(_)) => unreachable!("an FPTT learner always has its state"),
+        };
+        self.updates += 1;
+    }
+
+    /// Trains on every batch, then ends the epoch (FPTT: `W <- W̄` when configured).
+    ///
+    /// # Errors
+    ///
+    /// The first [`TrainError`] of a batch; the epoch is not ended then.
+    pub fn train_epoch<I>(&mut self, batches: I) -> Result<EpochStats, TrainError>
+    where
+        I: IntoIterator<Item = (Tensor<3>, Tensor<1, Int>)>,
+    {
+        let mut stats = EpochStats::default();
+        for (x, y) in batches {
+            stats.add(self.train_batch(x, y)?);
+        }
+        self.end_epoch();
+        Ok(stats)
+    }
+
+    /// Ends an epoch: with FPTT and `average_at_epoch_end`, sets every weight to its running
+    /// average.
+    pub fn end_epoch(&mut self) {
+        if let Some(fptt) = &self.fptt
+            && fptt.config().average_at_epoch_end
+        {
+            self.model = fptt.average_into(self.model.clone());
+        }
+        self.epoch += 1;
+        self.batch = 0;
+    }
+
+    /// Saves everything needed to resume into `dir`: the model, the optimizer state, the
+    /// learning-rate scheduler, the FPTT state and the counters.
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be written.
+    pub fn save(&self, dir: &Path) -> Result<(), RecordError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| RecordError::Io(format!("{}: {e}", dir.display())))?;
+        self.model.clone().save_file(dir.join("model"))?;
+        self.optimizer.save(dir.join("optimizer.bpk"))?;
+        self.scheduler.to_record().save(dir.join("scheduler.bpk"))?;
+        if let Some(fptt) = &self.fptt {
+            fptt.save(&self.model, &dir.join("fptt"))?;
+        }
+        let counters = format!(
+            "{{\"updates\": {}, \"epoch\": {}}}\n",
+            self.updates, self.epoch
+        );
+        std::fs::write(dir.join("progress.json"), counters)
+            .map_err(|e| RecordError::Io(format!("{}: {e}", dir.display())))
+    }
+
+    /// Resumes from a directory written by [`save`](Self::save): `model`, `optimizer` and
+    /// `scheduler` are freshly built like the saved ones and receive their saved state.
+    ///
+    /// # Errors
+    ///
+    /// When a file is missing, unreadable or does not fit.
+    pub fn load(
+        model: M,
+        optimizer: ModuleOptimizer,
+        scheduler: impl Into<ModuleLrScheduler>,
+        method: Method,
+        dir: &Path,
+    ) -> Result<Self, RecordError> {
+        let model = model.try_load_file(dir.join("model"))?;
+        let optimizer = optimizer.load_record(OptimizerRecord::load(dir.join("optimizer.bpk"))?);
+        let scheduler = scheduler
+            .into()
+            .load_record(LrSchedulerRecord::load(dir.join("scheduler.bpk"))?);
+        let mut learner = Self::new(model, optimizer, scheduler, method)
+            .map_err(|e| RecordError::Validation(e.to_string()))?;
+        if let Method::Fptt(config) = &learner.method {
+            learner.fptt = Some(Fptt::load(
+                config.clone(),
+                &learner.model,
+                &dir.join("fptt"),
+            )?);
+        }
+        let progress = std::fs::read_to_string(dir.join("progress.json")).map_err(|e| {
+            RecordError::Io(format!("{}: {e}", dir.join("progress.json").display()))
+        })?;
+        let read = |key: &str| -> Result<u64, RecordError> {
+            progress
+                .split(&format!("\"{key}\":"))
+                .nth(1)
+                .and_then(|rest| rest.trim_start().split([',', '}']).next())
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| RecordError::Validation(format!("progress.json has no `{key}`")))
+        };
+        learner.updates = read("updates")?;
+        learner.epoch = read("epoch")? as usize;
+        Ok(learner)
+    }
+}
+
+/// How many last-step predictions in `scores` (`[batch, classes]`) match `targets`.
+pub fn count_correct(scores: Tensor<2>, targets: Tensor<1, Int>) -> usize {
+    let [batch, _] = scores.dims();
+    let predicted = scores.argmax(1).reshape([batch]);
+    predicted.equal(targets).int().sum().into_scalar::<i64>() as usize
+}
+
+/// Loss and accuracy of `model` on batches, each sequence run whole from a fresh state, without
+/// gradients.
+pub fn evaluate<M, I>(model: &M, batches: I) -> EpochStats
+where
+    M: StepModel,
+    I: IntoIterator<Item = (Tensor<3>, Tensor<1, Int>)>,
+{
+    let model = model.valid();
+    let mut stats = EpochStats::default();
+    for (x, y) in batches {
+        let x = x.inner();
+        let y = y.inner();
+        let [batch, length, classes_in] = x.dims();
+        let _ = classes_in;
+        let (scores, _) = model.run(x, None);
+        let classes = scores.dims()[2];
+        let last = scores
+            .slice([0..batch, length - 1..length, 0..classes])
+            .reshape([batch, classes]);
+        let loss = cross_entropy(last.clone(), y.clone()).into_scalar::<f64>();
+        stats.add(BatchStats {
+            loss,
+            correct: count_correct(last, y),
+            samples: batch,
+            updates: 0,
+        });
+    }
+    stats
+}
+
+/// One epoch of [`fit`]: training and test figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochReport {
+    /// Epoch number, 1-based.
+    pub epoch: usize,
+    /// Figures on the training batches, measured while training.
+    pub train: EpochStats,
+    /// Figures on the test set after the epoch (after `W <- W̄` for FPTT).
+    pub test: EpochStats,
+    /// Seconds since `fit` started.
+    pub seconds: f64,
+}
+
+/// Trains for `epochs` epochs on `train` (shuffled per epoch from `seed`) and evaluates on
+/// `test` after each, calling `on_epoch` with the figures. The device is reseeded from `seed`
+/// and the epoch number at the start of every epoch, so a resumed run repeats an
+/// uninterrupted one.
+///
+/// # Errors
+///
+/// The first [`TrainError`] of a batch.
+pub fn fit<M: StepModel>(
+    learner: &mut SequenceLearner<M>,
+    train: &crate::data::SequenceSet,
+    test: &crate::data::SequenceSet,
+    epochs: usize,
+    batch_size: usize,
+    seed: u64,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Result<Vec<EpochReport>, TrainError> {
+    check::positive_size("batch size", batch_size)?;
+    if train.is_empty() {
+        return Err(ConfigError::new("training set", 0, "has no samples").into());
+    }
+    let device = learner
+        .model()
+        .devices()
+        .first()
+        .cloned()
+        .unwrap_or_else(crate::default_device);
+    let started = std::time::Instant::now();
+    let mut reports = Vec::with_capacity(epochs);
+    for _ in 0..epochs {
+        let epoch = learner.epoch();
+        // Each epoch's randomness (shuffle, initial membranes) comes from (seed, epoch) alone,
+        // so a run resumed from a checkpoint repeats the uninterrupted one.
+        let shuffle = seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
+        device.seed(shuffle);
+        let train_stats = learner.train_epoch(train.batches(batch_size, Some(shuffle), &device))?;
+        let test_stats = evaluate(
+            learner.model(),
+            test.batches(batch_size.max(256), None, &device),
+        );
+        let report = EpochReport {
+            epoch,
+            train: train_stats,
+            test: test_stats,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        on_epoch(&report);
+        reports.push(report);
+    }
+    Ok(reports)
+}

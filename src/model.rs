@@ -1,0 +1,143 @@
+//! A ready-made spiking classifier: stacked LTC layers and an LTC readout, the method's network.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use crate::error::{ConfigError, check};
+use crate::neuron::{
+    Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState, ResetMode,
+};
+use crate::step::StepModel;
+use crate::surrogate::Surrogate;
+
+/// Configuration of a [`SpikingClassifier`].
+///
+/// ```
+/// use burn_fptt::prelude::*;
+///
+/// // The method's S-MNIST network: 1 input, two recurrent LTC layers of 256, 10 classes.
+/// let config = SpikingClassifierConfig::new(1, vec![256, 256], 10);
+/// let net = config.init(&default_device());
+/// assert_eq!(net.layers.len(), 2);
+/// ```
+#[derive(Config, Debug)]
+pub struct SpikingClassifierConfig {
+    /// Width of the input at each step.
+    pub d_input: usize,
+    /// Sizes of the LTC layers, input side first.
+    pub d_hidden: Vec<usize>,
+    /// Number of classes.
+    pub d_output: usize,
+    /// Whether the LTC layers are recurrent.
+    #[config(default = true)]
+    pub recurrent: bool,
+    /// Surrogate of every layer's spike.
+    #[config(default = "Surrogate::multi_gaussian()")]
+    pub surrogate: Surrogate,
+    /// Reset of every layer.
+    #[config(default = "ResetMode::Hard")]
+    pub reset: ResetMode,
+}
+
+/// Stacked [`Ltc`] layers and an [`LtcReadout`]; the scores at each step are the readout's
+/// potential.
+#[derive(Module, Debug)]
+pub struct SpikingClassifier {
+    /// The spiking layers, input side first.
+    pub layers: Vec<Ltc>,
+    /// The readout.
+    pub readout: LtcReadout,
+}
+
+impl SpikingClassifierConfig {
+    fn layer_configs(&self) -> Vec<LtcConfig> {
+        let mut width = self.d_input;
+        self.d_hidden
+            .iter()
+            .map(|&h| {
+                let config = LtcConfig::new(width, h)
+                    .with_recurrent(self.recurrent)
+                    .with_surrogate(self.surrogate.clone())
+                    .with_reset(self.reset);
+                width = h;
+                config
+            })
+            .collect()
+    }
+
+    /// Checks every size and the layers' settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field: a zero size or no hidden layer.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("SpikingClassifierConfig.d_input", self.d_input)?;
+        check::positive_size("SpikingClassifierConfig.d_output", self.d_output)?;
+        if self.d_hidden.is_empty() {
+            return Err(ConfigError::new(
+                "SpikingClassifierConfig.d_hidden",
+                "[]",
+                "needs at least one layer",
+            ));
+        }
+        for (i, &h) in self.d_hidden.iter().enumerate() {
+            check::positive_size(&format!("SpikingClassifierConfig.d_hidden[{i}]"), h)?;
+        }
+        self.layer_configs()
+            .iter()
+            .try_for_each(LtcConfig::validate)
+    }
+
+    /// Builds the network after [`validate`](Self::validate).
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`validate`](Self::validate).
+    pub fn try_init(&self, device: &Device) -> Result<SpikingClassifier, ConfigError> {
+        self.validate()?;
+        let layers = self
+            .layer_configs()
+            .iter()
+            .map(|c| c.try_init(device))
+            .collect::<Result<Vec<_>, _>>()?;
+        let last = *self.d_hidden.last().expect("validated: at least one layer");
+        let readout = LtcReadoutConfig::new(last, self.d_output).try_init(device)?;
+        Ok(SpikingClassifier { layers, readout })
+    }
+
+    /// Builds the network.
+    ///
+    /// # Panics
+    ///
+    /// When the config is invalid.
+    pub fn init(&self, device: &Device) -> SpikingClassifier {
+        self.try_init(device).unwrap_or_else(|err| panic!("{err}"))
+    }
+}
+
+impl StepModel for SpikingClassifier {
+    type State = (Vec<LtcState>, ReadoutState);
+
+    fn init_state(&self, batch: usize, device: &Device) -> Self::State {
+        (
+            self.layers
+                .iter()
+                .map(|l| l.init_state(batch, device))
+                .collect(),
+            self.readout.init_state(batch, device),
+        )
+    }
+
+    fn step(&self, x: Tensor<2>, (states, readout): Self::State) -> (Tensor<2>, Self::State) {
+        let mut input = x;
+        let mut next = Vec::with_capacity(states.len());
+        for (layer, state) in self.layers.iter().zip(states) {
+            let (spikes, state) = layer.step(input, state);
+            next.push(state);
+            input = spikes;
+        }
+        let (scores, readout) = self.readout.step(input, readout);
+        (scores, (next, readout))
+    }
+}

@@ -1,0 +1,5 @@
+//! Optimizers that burn lacks.
+
+mod adamax;
+
+pub use adamax::{Adamax, AdamaxConfig, AdamaxState};

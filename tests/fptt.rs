@@ -1,0 +1,430 @@
+//! FPTT against values computed independently (tools/reference_values.py, numpy float64).
+
+mod common;
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::prelude::*;
+use burn_fptt::prelude::*;
+use common::{assert_close, values};
+
+/// Rows: [w1, w2, W̄1, W̄2, λ1, λ2] after each update.
+fn tiny_run(length: usize, k: usize, config: FpttConfig) -> Vec<Vec<f64>> {
+    let device = default_device().autodiff();
+    let xs = [[1.0, 2.0], [0.5, -1.0], [2.0, 0.5], [-1.0, 1.0]];
+    let ys = [1.0, 0.0, -1.0, 0.5];
+    let mut model = Linear {
+        weight: Param::from_tensor(Tensor::<2>::from_floats([[0.5], [-0.3]], &device)),
+        bias: None,
+    };
+    let mut fptt = Fptt::new(config, &model).unwrap();
+    let mut sgd = SgdConfig::new().init();
+    let chunk = length.div_ceil(k);
+    let mut rows = Vec::new();
+    for start in (0..length).step_by(chunk) {
+        let mut loss: Option<Tensor<1>> = None;
+        for t in start..(start + chunk).min(length) {
+            let x = Tensor::<2>::from_floats([xs[t]], &device);
+            let err = model.forward(x).reshape([1]) - ys[t];
+            let term = err.powi_scalar(2) * ((t + 1) as f64 / length as f64);
+            loss = Some(loss.map_or(term.clone(), |l| l + term));
+        }
+        model = fptt.update(model, loss.unwrap(), &mut sgd, 0.1);
+        let (mean, multiplier) = fptt.averages_of(model.weight.id).unwrap();
+        let mut row = values(model.weight.val());
+        row.extend(values(mean));
+        row.extend(values(multiplier));
+        rows.push(row);
+    }
+    rows
+}
+
+fn assert_rows(actual: Vec<Vec<f64>>, expected: &[[f64; 6]]) {
+    assert_eq!(actual.len(), expected.len(), "number of updates");
+    for (i, (row, want)) in actual.iter().zip(expected).enumerate() {
+        for (j, (a, b)) in row.iter().zip(want).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "update {i}, value {j}: {a} vs {b} (row {row:?})"
+            );
+        }
+    }
+}
+
+fn tiny_config() -> FpttConfig {
+    FpttConfig::new()
+        .with_alpha(0.5)
+        .with_beta(0.5)
+        .with_clip_norm(None)
+}
+
+#[test]
+fn weights_averages_and_multipliers_after_each_update_k_equals_t() {
+    assert_rows(
+        tiny_run(3, 3, tiny_config()),
+        &[
+            [
+                0.5733333333,
+                -0.1533333333,
+                0.5733333333,
+                -0.1533333333,
+                -0.0366666667,
+                -0.0733333333,
+            ],
+            [
+                0.5403333333,
+                -0.102,
+                0.577,
+                -0.0286666667,
+                -0.0201666667,
+                -0.099,
+            ],
+            [
+                -0.2717166667,
+                -0.3112,
+                -0.25155,
+                -0.2122,
+                0.4041916667,
+                0.0422666667,
+            ],
+        ],
+    );
+}
+
+#[test]
+fn weights_averages_and_multipliers_after_each_update_k_below_t() {
+    assert_rows(
+        tiny_run(4, 2, tiny_config()),
+        &[
+            [0.5275, -0.135, 0.5275, -0.135, -0.01375, -0.0825],
+            [
+                -0.302625,
+                -0.0598125,
+                -0.288875,
+                0.0226875,
+                0.4013125,
+                -0.12009375,
+            ],
+        ],
+    );
+}
+
+#[test]
+fn global_norm_clipping_of_the_regularised_gradient() {
+    assert_rows(
+        tiny_run(3, 3, tiny_config().with_clip_norm(Some(0.5))),
+        &[
+            [
+                0.5223606661,
+                -0.2552786677,
+                0.5223606661,
+                -0.2552786677,
+                -0.0111803331,
+                -0.0223606661,
+            ],
+            [
+                0.4988234357,
+                -0.2111652666,
+                0.5100037687,
+                -0.1888046004,
+                0.0005882822,
+                -0.0444173667,
+            ],
+            [
+                0.450369209,
+                -0.2235016876,
+                0.4497809269,
+                -0.1790843209,
+                0.030405562,
+                -0.0270688231,
+            ],
+        ],
+    );
+}
+
+#[test]
+fn paper_form_halves_the_multiplier_in_the_gradient() {
+    assert_rows(
+        tiny_run(3, 3, tiny_config().with_correction(LambdaCorrection::Paper)),
+        &[
+            [
+                0.5733333333,
+                -0.1533333333,
+                0.5733333333,
+                -0.1533333333,
+                -0.0366666667,
+                -0.0733333333,
+            ],
+            [
+                0.5421666667,
+                -0.0983333333,
+                0.5788333333,
+                -0.025,
+                -0.0210833333,
+                -0.1008333333,
+            ],
+            [
+                -0.2711208333,
+                -0.303225,
+                -0.2500375,
+                -0.2023916667,
+                0.40389375,
+                0.0382791667,
+            ],
+        ],
+    );
+}
+
+/// A stateless 2-class model, `scores_t = x_t W`, for checking the learner's chunking.
+#[derive(Module, Debug)]
+struct LinearStep {
+    linear: Linear,
+}
+
+impl StepModel for LinearStep {
+    type State = ();
+    fn init_state(&self, _batch: usize, _device: &Device) {}
+    fn step(&self, x: Tensor<2>, state: ()) -> (Tensor<2>, ()) {
+        (self.linear.forward(x), state)
+    }
+}
+
+fn learner_run(k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
+    let device = default_device().autodiff();
+    let model = LinearStep {
+        linear: Linear {
+            weight: Param::from_tensor(Tensor::<2>::from_floats(
+                [[0.2, -0.1], [0.4, 0.3]],
+                &device,
+            )),
+            bias: None,
+        },
+    };
+    let config = FpttConfig::new()
+        .with_updates_per_sequence(Some(k))
+        .with_clip_norm(None);
+    let mut learner =
+        SequenceLearner::new(model, SgdConfig::new().init(), 0.1, Method::Fptt(config)).unwrap();
+    let x = Tensor::<3>::from_floats(
+        [
+            [[1.0, 0.0], [0.5, 1.0], [-1.0, 2.0], [0.3, 0.3]],
+            [[0.0, 1.0], [1.0, -1.0], [2.0, 0.5], [-0.5, 1.0]],
+        ],
+        &device,
+    );
+    let y = Tensor::<1, Int>::from_ints([1, 0], &device);
+    let stats = learner.train_batch(x, y).unwrap();
+    let id = learner.model().linear.weight.id;
+    let (mean, multiplier) = learner.fptt().unwrap().averages_of(id).unwrap();
+    (
+        values(learner.model().linear.weight.val()),
+        values(mean),
+        values(multiplier),
+        stats.updates,
+    )
+}
+
+#[test]
+fn learner_updates_every_step_with_the_linear_ramp() {
+    let (w, mean, multiplier, updates) = learner_run(4);
+    assert_eq!(updates, 4);
+    assert_close(
+        Tensor::<1>::from_floats(w.as_slice(), &default_device()),
+        [0.2185900666, -0.1185900666, 0.3726725398, 0.3273274602],
+        1e-5,
+    );
+    assert_close(
+        Tensor::<1>::from_floats(mean.as_slice(), &default_device()),
+        [0.2407016208, -0.1407016208, 0.3476386523, 0.3523613477],
+        1e-5,
+    );
+    assert_close(
+        Tensor::<1>::from_floats(multiplier.as_slice(), &default_device()),
+        [-0.0023547167, 0.0023547167, 0.0020485533, -0.0020485533],
+        1e-5,
+    );
+}
+
+#[test]
+fn learner_updates_once_per_chunk_for_k_below_t() {
+    let (w, mean, multiplier, updates) = learner_run(2);
+    assert_eq!(updates, 2);
+    assert_close(
+        Tensor::<1>::from_floats(w.as_slice(), &default_device()),
+        [0.2195399472, -0.1195399472, 0.3712678455, 0.3287321545],
+        1e-5,
+    );
+    assert_close(
+        Tensor::<1>::from_floats(mean.as_slice(), &default_device()),
+        [0.2180631534, -0.1180631534, 0.3615824443, 0.3384175557],
+        1e-5,
+    );
+    assert_close(
+        Tensor::<1>::from_floats(multiplier.as_slice(), &default_device()),
+        [-0.0019539947, 0.0019539947, 0.0028732154, -0.0028732154],
+        1e-5,
+    );
+}
+
+#[test]
+fn closed_form_gradient_equals_autodiff_of_the_regulariser() {
+    for correction in [LambdaCorrection::Code, LambdaCorrection::Paper] {
+        let device = default_device().autodiff();
+        device.seed(11);
+        let mut model = SpikingClassifierConfig::new(3, vec![12, 8], 4).init(&device);
+        let config = FpttConfig::new()
+            .with_alpha(0.3)
+            .with_clip_norm(None)
+            .with_correction(correction);
+        let mut fptt = Fptt::new(config, &model).unwrap();
+        let mut optim = AdamaxConfig::new().init();
+        // A few real updates, so that W, W̄ and λ all differ.
+        let x = Tensor::<3>::random(
+            [5, 6, 3],
+            burn::tensor::Distribution::Uniform(0.0, 2.0),
+            &device,
+        );
+        let y = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 1], &device);
+        let mut state = model.init_state(5, &device);
+        for t in 0..6 {
+            let x_t = x.clone().slice([0..5, t..t + 1, 0..3]).reshape([5, 3]);
+            let (scores, next) = model.step(x_t, state);
+            model = fptt.update(model, cross_entropy(scores, y.clone()), &mut optim, 0.05);
+            state = next.detach();
+        }
+        // The explicit R through autodiff, against the closed form with no task gradient.
+        let autodiff = GradientsParams::from_grads(fptt.regulariser(&model).backward(), &model);
+        let closed = fptt.regularise(&model, GradientsParams::new());
+        let mut compared = 0;
+        let mut magnitude = 0.0;
+        let mut check = |a: Vec<f64>, c: Vec<f64>| {
+            assert_eq!(a.len(), c.len());
+            for (x, y) in a.iter().zip(&c) {
+                assert!(
+                    (x - y).abs() < 1e-5 * (1.0 + x.abs()),
+                    "{correction:?}: {x} vs {y}"
+                );
+                magnitude += x.abs();
+                compared += 1;
+            }
+        };
+        for layer in &model.layers {
+            for linear in [&layer.input, &layer.membrane_gate, &layer.adaptation_gate] {
+                check(
+                    values(autodiff.get::<2>(linear.weight.id).unwrap()),
+                    values(closed.get::<2>(linear.weight.id).unwrap()),
+                );
+                let bias = linear.bias.as_ref().unwrap().id;
+                check(
+                    values(autodiff.get::<1>(bias).unwrap()),
+                    values(closed.get::<1>(bias).unwrap()),
+                );
+            }
+        }
+        let gate = model.readout.gate.weight.id;
+        check(
+            values(autodiff.get::<2>(gate).unwrap()),
+            values(closed.get::<2>(gate).unwrap()),
+        );
+        assert!(
+            compared > 500 && magnitude > 1e-3,
+            "{compared} values, sum |g| = {magnitude}"
+        );
+    }
+}
+
+#[test]
+fn end_of_epoch_sets_weights_to_their_running_average() {
+    let device = default_device().autodiff();
+    device.seed(5);
+    let model = SpikingClassifierConfig::new(2, vec![6], 3).init(&device);
+    let mut learner = SequenceLearner::new(
+        model,
+        AdamaxConfig::new().init(),
+        1e-2,
+        Method::Fptt(FpttConfig::new()),
+    )
+    .unwrap();
+    let x = Tensor::<3>::random(
+        [4, 5, 2],
+        burn::tensor::Distribution::Uniform(0.0, 1.0),
+        &device,
+    );
+    let y = Tensor::<1, Int>::from_ints([0, 1, 2, 0], &device);
+    learner.train_batch(x, y).unwrap();
+    let id = learner.model().layers[0].input.weight.id;
+    let (mean, _) = learner.fptt().unwrap().averages_of(id).unwrap();
+    let before = values(learner.model().layers[0].input.weight.val());
+    assert_ne!(
+        before,
+        values(mean.clone()),
+        "W and W̄ should differ mid-epoch"
+    );
+    learner.end_epoch();
+    assert_eq!(
+        values(learner.model().layers[0].input.weight.val()),
+        values(mean)
+    );
+    // Still trainable after the swap.
+    assert!(learner.model().layers[0].input.weight.is_require_grad());
+}
+
+#[test]
+fn config_values_are_validated() {
+    let bad = [
+        (FpttConfig::new().with_alpha(0.0), "FpttConfig.alpha"),
+        (FpttConfig::new().with_alpha(f64::NAN), "FpttConfig.alpha"),
+        (FpttConfig::new().with_beta(0.0), "FpttConfig.beta"),
+        (FpttConfig::new().with_beta(1.01), "FpttConfig.beta"),
+        (
+            FpttConfig::new().with_updates_per_sequence(Some(0)),
+            "FpttConfig.updates_per_sequence",
+        ),
+        (
+            FpttConfig::new().with_clip_norm(Some(-1.0)),
+            "FpttConfig.clip_norm",
+        ),
+    ];
+    for (config, field) in bad {
+        assert_eq!(config.validate().unwrap_err().field(), field);
+    }
+    let err = FpttConfig::new()
+        .with_updates_per_sequence(Some(10))
+        .chunk_length(8)
+        .unwrap_err();
+    assert_eq!(err.field(), "FpttConfig.updates_per_sequence");
+    assert!(err.to_string().contains("T = 8"), "{err}");
+    assert_eq!(
+        BpttConfig::new()
+            .with_truncation(Some(0))
+            .validate()
+            .unwrap_err()
+            .field(),
+        "BpttConfig.truncation"
+    );
+}
+
+#[test]
+fn k_above_sequence_length_is_a_training_error() {
+    let device = default_device().autodiff();
+    let model = SpikingClassifierConfig::new(1, vec![4], 2).init(&device);
+    let config = FpttConfig::new().with_updates_per_sequence(Some(20));
+    let mut learner = SequenceLearner::new(
+        model,
+        AdamaxConfig::new().init(),
+        1e-3,
+        Method::Fptt(config),
+    )
+    .unwrap();
+    let err = learner
+        .train_batch(
+            Tensor::zeros([2, 10, 1], &device),
+            Tensor::from_ints([0, 1], &device),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("updates_per_sequence") && err.to_string().contains("T = 10"),
+        "{err}"
+    );
+}

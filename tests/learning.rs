@@ -1,0 +1,137 @@
+//! FPTT learns a real task as well as BPTT, and training resumes exactly from a checkpoint.
+
+mod common;
+
+use burn_fptt::data::SequenceSet;
+use burn_fptt::data::digits::{self, DigitSequence};
+use burn_fptt::prelude::*;
+use common::{cpu_device, values};
+
+/// burn's random generator is process-wide: tests that depend on its sequence run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn learner(
+    method: Method,
+    seed: u64,
+    hidden: usize,
+    lr: f64,
+) -> SequenceLearner<SpikingClassifier> {
+    let device = cpu_device().autodiff();
+    device.seed(seed);
+    let model = SpikingClassifierConfig::new(8, vec![hidden], 10).init(&device);
+    SequenceLearner::new(model, AdamaxConfig::new().init(), lr, method).unwrap()
+}
+
+/// The quickstart's settings (`cargo run --release --example quickstart`, seed 42).
+const EPOCHS: usize = 30;
+
+fn digit_rows(seed: u64) -> (SequenceSet, SequenceSet) {
+    digits::bundled(DigitSequence::Rows)
+        .unwrap()
+        .split(0.2, seed)
+}
+
+#[test]
+fn fptt_matches_bptt_on_the_digits() {
+    let _serial = serial();
+    let (train, test) = digit_rows(42);
+    let mut accuracy = Vec::new();
+    let fptt = FpttConfig::new().with_alpha(0.2);
+    for method in [Method::Fptt(fptt), Method::Bptt(BpttConfig::new())] {
+        let name = method.name();
+        let mut learner = learner(method, 42, 128, 1e-2);
+        let reports = fit(&mut learner, &train, &test, EPOCHS, 32, 42, |_| {}).unwrap();
+        let last = reports.last().unwrap().test.accuracy;
+        eprintln!("{name}: test accuracy {last:.4} after {EPOCHS} epochs");
+        accuracy.push(last);
+    }
+    let (fptt, bptt) = (accuracy[0], accuracy[1]);
+    assert!(fptt >= 0.90, "FPTT reached only {fptt}");
+    assert!(
+        fptt >= bptt - 0.02,
+        "FPTT {fptt} is more than 2 points below BPTT {bptt}"
+    );
+}
+
+#[test]
+fn resuming_from_a_checkpoint_repeats_the_uninterrupted_run() {
+    let _serial = serial();
+    let (train, test) = digit_rows(7);
+    let train = train.take(160);
+    let test = test.take(40);
+    let method = || Method::Fptt(FpttConfig::new().with_updates_per_sequence(Some(4)));
+
+    let mut straight = learner(method(), 9, 24, 3e-3);
+    fit(&mut straight, &train, &test, 3, 32, 9, |_| {}).unwrap();
+
+    let mut first = learner(method(), 9, 24, 3e-3);
+    fit(&mut first, &train, &test, 2, 32, 9, |_| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    first.save(dir.path()).unwrap();
+    let updates = first.updates();
+    drop(first);
+
+    // A differently initialised model receives the checkpoint.
+    let fresh = learner(method(), 1234, 24, 3e-3);
+    let fresh_model = fresh.into_model();
+    let mut resumed = SequenceLearner::load(
+        fresh_model,
+        AdamaxConfig::new().init(),
+        3e-3,
+        method(),
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(resumed.updates(), updates);
+    assert_eq!(resumed.epoch(), 3);
+    fit(&mut resumed, &train, &test, 1, 32, 9, |_| {}).unwrap();
+
+    let a = straight.model();
+    let b = resumed.model();
+    assert_eq!(
+        values(a.readout.gate.weight.val()),
+        values(b.readout.gate.weight.val())
+    );
+    assert_eq!(
+        values(a.layers[0].input.weight.val()),
+        values(b.layers[0].input.weight.val())
+    );
+    assert_eq!(
+        values(a.layers[0].membrane_gate.weight.val()),
+        values(b.layers[0].membrane_gate.weight.val())
+    );
+    // Each model keeps its own parameter ids: the resumed one those of the saved run.
+    let id_a = a.layers[0].input.weight.id;
+    let id_b = b.layers[0].input.weight.id;
+    let (mean_a, lambda_a) = straight.fptt().unwrap().averages_of(id_a).unwrap();
+    let (mean_b, lambda_b) = resumed.fptt().unwrap().averages_of(id_b).unwrap();
+    assert_eq!(values(mean_a), values(mean_b));
+    assert_eq!(values(lambda_a), values(lambda_b));
+}
+
+#[test]
+fn digits_load_and_split_deterministically() {
+    let set = digits::bundled(DigitSequence::Pixels).unwrap();
+    assert_eq!(
+        (set.len(), set.length(), set.features(), set.classes()),
+        (1797, 64, 1, 10)
+    );
+    // The first image of the file is a 0 (first row of digits.csv.gz).
+    assert_eq!(set.labels()[0], 0);
+    let (a, _) = set.split(0.2, 5);
+    let (b, test) = set.split(0.2, 5);
+    assert_eq!(a.labels(), b.labels());
+    assert_eq!(test.len(), 359);
+    let device = cpu_device();
+    let (x, y) = set.batches(4, None, &device).next().unwrap();
+    // Row 1 of the file: 0,0,5,13,... scaled by 1/16.
+    let first: Vec<f64> = values(x).into_iter().take(4).collect();
+    assert_eq!(first, vec![0.0, 0.0, 5.0 / 16.0, 13.0 / 16.0]);
+    assert_eq!(values(y.float()), vec![0.0, 1.0, 2.0, 3.0]);
+}
