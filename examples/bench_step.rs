@@ -65,23 +65,33 @@ fn main() {
     };
     let mut learner = SequenceLearner::new(model, AdamaxConfig::new().init(), 3e-3, method)
         .expect("valid config");
+    let labels: Vec<i64> = (0..args.batch as i64).map(|i| i % 10).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [args.batch]), &device);
     let sequence = |steps: usize| {
-        let x = Tensor::<3>::random(
+        Tensor::<3>::random(
             [args.batch, steps, 1],
             Distribution::Uniform(0.0, 1.0),
             &device,
-        );
-        let labels: Vec<i64> = (0..args.batch as i64).map(|i| i % 10).collect();
-        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [args.batch]), &device);
-        (x, y)
+        )
     };
     // Warm-up: 20 steps, as the reference script.
-    let (x, y) = sequence(20);
-    learner.train_batch(x, y).expect("warm-up");
-    let (x, y) = sequence(args.steps);
+    learner
+        .train_batch(sequence(20), y.clone())
+        .expect("warm-up");
     device.sync().expect("device sync");
     let started = std::time::Instant::now();
-    let stats = learner.train_batch(x, y).expect("timed run");
+    let updates = match args.mode {
+        // BPTT needs the whole sequence at once.
+        Mode::Bptt => {
+            learner
+                .train_batch(sequence(args.steps), y)
+                .expect("timed run")
+                .updates
+        }
+        // FPTT learns online: each step's input arrives when it is needed, so that memory
+        // reflects the algorithm, not a T-long input buffer.
+        Mode::Fptt => stream_fptt(learner.into_model(), &device, &y, args.steps),
+    };
     device.sync().expect("device sync");
     let seconds = started.elapsed().as_secs_f64();
     let per_step = seconds / args.steps as f64;
@@ -92,7 +102,7 @@ fn main() {
         "batch": args.batch,
         "hidden": args.hidden,
         "steps": args.steps,
-        "updates": stats.updates,
+        "updates": updates,
         "ms_per_step": (per_step * 1e3 * 1e4).round() / 1e4,
         "samples_steps_per_s": (args.batch as f64 / per_step * 10.0).round() / 10.0,
         "peak_rss_mib": report::peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
@@ -101,6 +111,28 @@ fn main() {
         "commit": report::git_commit(),
     });
     println!("{out}");
+}
+
+/// FPTT over a stream of `steps` inputs, one update per step, the loss weighted `(t+1)/T` as in
+/// [`SequenceLearner`]; returns the number of updates.
+fn stream_fptt(
+    mut model: SpikingClassifier,
+    device: &Device,
+    y: &Tensor<1, Int>,
+    steps: usize,
+) -> usize {
+    let mut fptt = Fptt::new(FpttConfig::new(), &model).expect("valid config");
+    let mut optim = AdamaxConfig::new().init();
+    let batch = y.dims()[0];
+    let mut state = model.init_state(batch, device);
+    for t in 0..steps {
+        let x_t = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), device);
+        let (scores, next) = model.step(x_t, state);
+        let loss = cross_entropy(scores, y.clone()) * ((t + 1) as f64 / steps as f64);
+        model = fptt.update(model, loss, &mut optim, 3e-3);
+        state = next.detach();
+    }
+    steps
 }
 
 fn memory_table(args: &Args) {

@@ -1,6 +1,7 @@
 //! Labelled sequence data: an in-memory set with batching, the bundled digits, MNIST as IDX.
 
 pub mod digits;
+pub mod idx;
 mod sequences;
 
 pub use sequences::SequenceSet;
