@@ -105,40 +105,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.epochs,
         args.batch,
         args.seed,
-        |r| {
-            eprintln!(
-                "epoch {:>2}/{}: train loss {:.4} acc {:.3} | test loss {:.4} acc {:.3} | {} updates, {:.1} s",
-                r.epoch,
-                args.epochs,
-                r.train.loss,
-                r.train.accuracy,
-                r.test.loss,
-                r.test.accuracy,
-                r.train.updates,
-                r.seconds
-            );
-        },
+        |r| eprintln!("{}", report::epoch_line(r, args.epochs)),
     )?;
     let last = reports.last().map(|r| r.test).unwrap_or_default();
-    let result = serde_json::json!({
-        "example": "quickstart",
-        "data": "digits",
-        "learner": learner.method().name(),
-        "test_accuracy": last.accuracy,
-        "test_loss": last.loss,
-        "epochs": args.epochs,
-        "seconds": started.elapsed().as_secs_f64(),
-        "peak_rss_mib": report::peak_rss_mib(),
-        "seed": args.seed,
+    let name = learner.method().name();
+    let summary = report::RunSummary::new(
+        "quickstart",
+        "digits",
+        name,
+        last,
+        args.epochs,
+        started,
+        args.seed,
+    )
+    .with_settings(serde_json::json!({
         "hidden": args.hidden,
         "batch": args.batch,
         "lr": args.lr,
         "alpha": args.alpha,
         "chunks": args.chunks,
+        "epoch_average": !args.no_epoch_average,
         "steps": train.length(),
-        "backend": burn_fptt::enabled_backends().first(),
-        "commit": report::git_commit(),
-    });
-    println!("{result}");
+    }));
+    println!("{}", summary.to_json());
     Ok(())
 }

@@ -8,11 +8,12 @@ use burn::lr_scheduler::LrSchedulerRecord;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::{GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::store::RecordError;
+use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor};
 
 use crate::error::{ConfigError, check};
 use crate::fptt::{Fptt, FpttConfig};
-use crate::loss::{LossSchedule, cross_entropy};
+use crate::loss::{LossSchedule, cross_entropy, soft_cross_entropy};
 use crate::step::{Detach, StepModel};
 
 /// Configuration of backpropagation through time, the offline baseline.
@@ -76,6 +77,13 @@ impl Method {
                 check::positive_size("sequence length T", length)?;
                 Ok(config.truncation.unwrap_or(length).min(length))
             }
+        }
+    }
+
+    fn terminal_prediction(&self) -> Option<f64> {
+        match self {
+            Self::Fptt(config) => config.terminal_prediction,
+            Self::Bptt(_) => None,
         }
     }
 
@@ -268,9 +276,11 @@ impl<M: StepModel> SequenceLearner<M> {
         }
         let chunk = self.method.chunk_length(length)?;
         let schedule = self.method.loss();
+        let terminal = self.method.terminal_prediction();
         self.batch += 1;
         let mut state = self.model.init_state(batch, &x.device());
         let mut last_scores = None;
+        let mut previous_probs: Option<Tensor<2>> = None;
         let mut updates = 0;
         let mut start = 0;
         while start < length {
@@ -284,12 +294,23 @@ impl<M: StepModel> SequenceLearner<M> {
                 let (scores, next) = self.model.step(x_t, state);
                 state = next;
                 let weight = schedule.weight(t, length);
-                if weight > 0.0 {
-                    let term = cross_entropy(scores.clone(), y.clone()) * weight;
-                    loss = Some(match loss {
+                let mut add = |term: Tensor<1>| {
+                    loss = Some(match loss.take() {
                         Some(total) => total + term,
                         None => term,
                     });
+                };
+                if weight > 0.0 {
+                    add(cross_entropy(scores.clone(), y.clone()) * weight);
+                }
+                if let Some(gamma) = terminal {
+                    let remaining = 1.0 - (t + 1) as f64 / length as f64;
+                    if let Some(previous) = previous_probs.take()
+                        && gamma * remaining > 0.0
+                    {
+                        add(soft_cross_entropy(scores.clone(), previous) * (gamma * remaining));
+                    }
+                    previous_probs = Some(softmax(scores.clone().detach(), 1));
                 }
                 if t + 1 == length {
                     last_scores = Some(scores.detach());

@@ -41,7 +41,7 @@ pub use learner::{
     BatchStats, BpttConfig, EpochReport, EpochStats, Method, SequenceLearner, TrainError,
     count_correct, evaluate, fit,
 };
-pub use loss::{LossSchedule, cross_entropy};
+pub use loss::{LossSchedule, cross_entropy, soft_cross_entropy};
 pub use model::{SpikingClassifier, SpikingClassifierConfig};
 pub use neuron::{
     AdaptiveState, Alif, AlifConfig, AlifState, InitialMembrane, LeakyReadout, LeakyReadoutConfig,

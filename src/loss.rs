@@ -45,3 +45,13 @@ pub fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         .mean()
         .neg()
 }
+
+/// Mean cross-entropy of `scores` against the soft targets `target_probs` (both
+/// `[batch, classes]`): `-mean_b sum_c q_bc log softmax(scores)_bc`.
+pub fn soft_cross_entropy(scores: Tensor<2>, target_probs: Tensor<2>) -> Tensor<1> {
+    let [batch, _] = scores.dims();
+    (log_softmax(scores, 1) * target_probs)
+        .sum()
+        .neg()
+        .div_scalar(batch as f64)
+}

@@ -33,3 +33,92 @@ pub fn git_commit() -> String {
         None => "unknown".to_string(),
     }
 }
+
+/// One line of training progress for an epoch of `epochs`.
+pub fn epoch_line(report: &crate::learner::EpochReport, epochs: usize) -> String {
+    format!(
+        "epoch {:>2}/{epochs}: train loss {:.4} acc {:.3} | test loss {:.4} acc {:.3} | {} updates, {:.1} s",
+        report.epoch,
+        report.train.loss,
+        report.train.accuracy,
+        report.test.loss,
+        report.test.accuracy,
+        report.train.updates,
+        report.seconds
+    )
+}
+
+/// The last line of an example's output: what ran, what it reached, and how to reproduce it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    /// The example's name.
+    pub example: String,
+    /// The data set.
+    pub data: String,
+    /// `"fptt"` or `"bptt"`.
+    pub learner: String,
+    /// Accuracy on the test set after the last epoch.
+    pub test_accuracy: f64,
+    /// Last-step cross-entropy on the test set after the last epoch.
+    pub test_loss: f64,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Wall time of the whole run.
+    pub seconds: f64,
+    /// Peak resident memory of the process.
+    pub peak_rss_mib: Option<f64>,
+    /// The run's seed.
+    pub seed: u64,
+    /// The backend.
+    pub backend: String,
+    /// The commit of the code.
+    pub commit: String,
+    /// Every other setting of the run.
+    #[serde(flatten)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RunSummary {
+    /// A summary of a run that started at `started` and ended with `last` on the test set.
+    pub fn new(
+        example: &str,
+        data: &str,
+        learner: &str,
+        last: crate::learner::EpochStats,
+        epochs: usize,
+        started: std::time::Instant,
+        seed: u64,
+    ) -> Self {
+        Self {
+            example: example.to_string(),
+            data: data.to_string(),
+            learner: learner.to_string(),
+            test_accuracy: last.accuracy,
+            test_loss: last.loss,
+            epochs,
+            seconds: started.elapsed().as_secs_f64(),
+            peak_rss_mib: peak_rss_mib(),
+            seed,
+            backend: crate::enabled_backends()
+                .first()
+                .copied()
+                .unwrap_or("none")
+                .to_string(),
+            commit: git_commit(),
+            settings: serde_json::Map::new(),
+        }
+    }
+
+    /// Adds the other settings (a JSON object; anything else is ignored).
+    pub fn with_settings(mut self, settings: serde_json::Value) -> Self {
+        if let serde_json::Value::Object(map) = settings {
+            self.settings.extend(map);
+        }
+        self
+    }
+
+    /// One line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a summary is plain data")
+    }
+}

@@ -191,6 +191,14 @@ impl StepModel for LinearStep {
 }
 
 fn learner_run(k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
+    learner_run_with(
+        FpttConfig::new()
+            .with_updates_per_sequence(Some(k))
+            .with_clip_norm(None),
+    )
+}
+
+fn learner_run_with(config: FpttConfig) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
     let device = default_device().autodiff();
     let model = LinearStep {
         linear: Linear {
@@ -201,9 +209,6 @@ fn learner_run(k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
             bias: None,
         },
     };
-    let config = FpttConfig::new()
-        .with_updates_per_sequence(Some(k))
-        .with_clip_norm(None);
     let mut learner =
         SequenceLearner::new(model, SgdConfig::new().init(), 0.1, Method::Fptt(config)).unwrap();
     let x = Tensor::<3>::from_floats(
@@ -263,6 +268,20 @@ fn learner_updates_once_per_chunk_for_k_below_t() {
     assert_close(
         Tensor::<1>::from_floats(multiplier.as_slice(), &default_device()),
         [-0.0019539947, 0.0019539947, 0.0028732154, -0.0028732154],
+        1e-5,
+    );
+}
+
+#[test]
+fn terminal_prediction_term_pulls_towards_the_previous_prediction() {
+    let config = FpttConfig::new()
+        .with_clip_norm(None)
+        .with_terminal_prediction(Some(0.5));
+    let (w, _, _, updates) = learner_run_with(config);
+    assert_eq!(updates, 4);
+    assert_close(
+        Tensor::<1>::from_floats(w.as_slice(), &default_device()),
+        [0.216508569, -0.116508569, 0.3739280562, 0.3260719438],
         1e-5,
     );
 }

@@ -210,11 +210,29 @@ def fptt_learner():
         onehot = np.eye(2)[y]
         return xt.T @ (p - onehot) / len(y)  # d mean CE / dW
 
-    def run(K):
+    def soft_ce_grad(W, xt, q):
+        """d/dW of -mean_b sum_c q log softmax(x W)."""
+        logits = xt @ W
+        p = np.exp(logits - logits.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+        return xt.T @ (p - q) / len(q)
+
+    def probs(W, xt):
+        logits = xt @ W
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        return p / p.sum(1, keepdims=True)
+
+    def run(K, gamma=None):
         W = np.array([[0.2, -0.1], [0.4, 0.3]]); Wbar = W.copy(); lam = np.zeros((2, 2))
         chunk = -(-T // K)
+        prev = None
         for start in range(0, T, chunk):
-            g = sum((t + 1) / T * ce_grad(W, x[:, t]) for t in range(start, min(start + chunk, T)))
+            g = np.zeros((2, 2))
+            for t in range(start, min(start + chunk, T)):
+                g += (t + 1) / T * ce_grad(W, x[:, t])
+                if gamma is not None:
+                    if prev is not None and 1 - (t + 1) / T > 0:
+                        g += gamma * (1 - (t + 1) / T) * soft_ce_grad(W, x[:, t], prev)
+                    prev = probs(W, x[:, t])
             g = g + alpha * (W - Wbar) - lam
             W = W - lr * g
             lam = lam - alpha * (W - Wbar)
@@ -225,6 +243,9 @@ def fptt_learner():
     for K in (4, 2):
         W, Wbar, lam = run(K)
         show(f"LEARNER_K{K}_W", W); show(f"LEARNER_K{K}_WBAR", Wbar); show(f"LEARNER_K{K}_LAMBDA", lam)
+    print("# the same, K = 4, with the terminal-prediction term, gamma = 0.5")
+    W, Wbar, lam = run(4, gamma=0.5)
+    show("LEARNER_TERMINAL_W", W)
 
 
 if __name__ == "__main__":

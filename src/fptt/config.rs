@@ -38,6 +38,11 @@ pub struct FpttConfig {
     /// Weight of the task loss at each step.
     #[config(default = "LossSchedule::LinearRamp")]
     pub loss: LossSchedule,
+    /// Weight `γ` of the terminal-prediction auxiliary term, `None` for none: at step `t > 0` the
+    /// loss gains `γ (1 - (t+1)/T) H(p_{t-1}, p_t)`, the cross-entropy of this step's prediction
+    /// against the previous step's (held fixed), so that early predictions move smoothly towards
+    /// the terminal one while the task term is still weak.
+    pub terminal_prediction: Option<f64>,
     /// Clip the regularised gradients of all parameters by this global L2 norm; `None` for no
     /// clipping.
     #[config(default = "Some(1.0)")]
@@ -71,6 +76,9 @@ impl FpttConfig {
         }
         if let Some(norm) = self.clip_norm {
             check::positive("FpttConfig.clip_norm", norm)?;
+        }
+        if let Some(weight) = self.terminal_prediction {
+            check::non_negative("FpttConfig.terminal_prediction", weight)?;
         }
         Ok(())
     }

@@ -1,0 +1,157 @@
+//! Sequential MNIST (one pixel per step, 784 steps) and permuted sequential MNIST, trained with
+//! FPTT or BPTT on the same LTC network. Prints progress and, as its last line, one JSON object
+//! with the test accuracy, the settings, the permutation's seed and the commit.
+//!
+//! ```text
+//! scripts/fetch_mnist.sh                      # once: the MNIST files into data/mnist
+//! cargo run --release --example smnist -- --train-limit 2000 --test-limit 1000 --epochs 3
+//! cargo run --release --example smnist -- --learner bptt --permuted
+//! cargo run --release --features wgpu --example smnist    # on the GPU
+//! ```
+//!
+//! The data directory is `--data DIR`, else `$BURN_FPTT_MNIST`, else `data/mnist`.
+
+use std::path::PathBuf;
+
+use burn_fptt::data::idx::{MnistSequence, load_mnist, mnist_dir};
+use burn_fptt::prelude::*;
+use burn_fptt::report;
+use clap::{Parser, ValueEnum};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Learner {
+    Fptt,
+    Bptt,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "S-MNIST / PS-MNIST with an LTC spiking network, FPTT or BPTT")]
+struct Args {
+    /// Learning rule.
+    #[arg(long, value_enum, default_value = "fptt")]
+    learner: Learner,
+    /// Permute the 784 pixels with a fixed permutation drawn from `--permutation-seed`.
+    #[arg(long)]
+    permuted: bool,
+    /// Seed of the PS-MNIST permutation (recorded in the results).
+    #[arg(long, default_value_t = 1234)]
+    permutation_seed: u64,
+    /// Neurons per LTC layer.
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    /// LTC layers.
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Adamax learning rate.
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f64,
+    /// FPTT alpha.
+    #[arg(long, default_value_t = 0.1)]
+    alpha: f64,
+    /// FPTT: keep the trained weights at the end of each epoch instead of W <- W̄.
+    #[arg(long)]
+    no_epoch_average: bool,
+    /// FPTT updates per sequence K (default: one per pixel).
+    #[arg(long)]
+    chunks: Option<usize>,
+    /// BPTT: truncate every N steps (default: the whole sequence).
+    #[arg(long)]
+    truncation: Option<usize>,
+    /// Use only the first N training images (0: all 60 000).
+    #[arg(long, default_value_t = 0)]
+    train_limit: usize,
+    /// Use only the first N test images (0: all 10 000).
+    #[arg(long, default_value_t = 0)]
+    test_limit: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Directory of the MNIST IDX files (raw or .gz).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+fn limit(set: burn_fptt::data::SequenceSet, n: usize) -> burn_fptt::data::SequenceSet {
+    if n == 0 { set } else { set.take(n) }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let started = std::time::Instant::now();
+    let dir = mnist_dir(args.data.as_deref());
+    let mut train = limit(
+        load_mnist(&dir, "train", MnistSequence::Pixels)?,
+        args.train_limit,
+    );
+    let mut test = limit(
+        load_mnist(&dir, "test", MnistSequence::Pixels)?,
+        args.test_limit,
+    );
+    if args.permuted {
+        let mut permutation: Vec<usize> = (0..784).collect();
+        permutation.shuffle(&mut StdRng::seed_from_u64(args.permutation_seed));
+        train = train.permute_steps(&permutation)?;
+        test = test.permute_steps(&permutation)?;
+    }
+    let device = default_device().autodiff();
+    device.seed(args.seed);
+    let model =
+        SpikingClassifierConfig::new(1, vec![args.hidden; args.layers], 10).try_init(&device)?;
+    let method = match args.learner {
+        Learner::Fptt => Method::Fptt(
+            FpttConfig::new()
+                .with_alpha(args.alpha)
+                .with_updates_per_sequence(args.chunks)
+                .with_average_at_epoch_end(!args.no_epoch_average),
+        ),
+        Learner::Bptt => Method::Bptt(BpttConfig::new().with_truncation(args.truncation)),
+    };
+    eprintln!(
+        "{} {}: {} training / {} test images from {}, {} x {} LTC neurons, batch {}",
+        if args.permuted { "PS-MNIST" } else { "S-MNIST" },
+        method.name(),
+        train.len(),
+        test.len(),
+        dir.display(),
+        args.layers,
+        args.hidden,
+        args.batch
+    );
+    let mut learner = SequenceLearner::new(model, AdamaxConfig::new().init(), args.lr, method)?;
+    let reports = fit(
+        &mut learner,
+        &train,
+        &test,
+        args.epochs,
+        args.batch,
+        args.seed,
+        |r| eprintln!("{}", report::epoch_line(r, args.epochs)),
+    )?;
+    let last = reports.last().map(|r| r.test).unwrap_or_default();
+    let data = if args.permuted { "ps-mnist" } else { "s-mnist" };
+    let name = learner.method().name();
+    let summary =
+        report::RunSummary::new("smnist", data, name, last, args.epochs, started, args.seed)
+            .with_settings(serde_json::json!({
+                "train_accuracy": reports.last().map(|r| r.train.accuracy),
+                "permutation_seed": args.permuted.then_some(args.permutation_seed),
+                "hidden": args.hidden,
+                "layers": args.layers,
+                "batch": args.batch,
+                "lr": args.lr,
+                "alpha": args.alpha,
+                "chunks": args.chunks,
+                "epoch_average": !args.no_epoch_average,
+                "truncation": args.truncation,
+                "train_samples": train.len(),
+                "test_samples": test.len(),
+            }));
+    println!("{}", summary.to_json());
+    Ok(())
+}
