@@ -8,30 +8,10 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// The git commit of the working tree this program runs from (with `-dirty` when it has
-/// uncommitted changes), or `"unknown"`.
+/// The git commit this crate was built from (`-dirty` when the tree had uncommitted changes to
+/// tracked files), or `"unknown"` outside a git checkout.
 pub fn git_commit() -> String {
-    let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match run(&["rev-parse", "--short=12", "HEAD"]) {
-        Some(commit) => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
-            if dirty {
-                format!("{commit}-dirty")
-            } else {
-                commit
-            }
-        }
-        None => "unknown".to_string(),
-    }
+    env!("BURN_FPTT_COMMIT").to_string()
 }
 
 /// One line of training progress for an epoch of `epochs`.
