@@ -15,7 +15,11 @@ fn main() {
         Some(commit) => {
             let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
                 .is_some_and(|s| !s.is_empty());
-            if dirty { format!("{commit}-dirty") } else { commit }
+            if dirty {
+                format!("{commit}-dirty")
+            } else {
+                commit
+            }
         }
         None => "unknown".to_string(),
     };

@@ -393,32 +393,59 @@ impl<M: StepModel> SequenceLearner<M> {
     /// Saves everything needed to resume into `dir`: the model, the optimizer state, the
     /// learning-rate scheduler, the FPTT state and the counters.
     ///
+    /// The files are written into a sibling directory first, which then replaces `dir` by
+    /// renames: a process killed while saving leaves the previous checkpoint whole (as `dir`, or
+    /// as `dir.previous` if it died between the two renames; [`load`](Self::load) finds either).
+    ///
     /// # Errors
     ///
     /// When a file cannot be written.
     pub fn save(&self, dir: &Path) -> Result<(), RecordError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| RecordError::Io(format!("{}: {e}", dir.display())))?;
-        self.model.clone().save_file(dir.join("model"))?;
-        self.optimizer.save(dir.join("optimizer.bpk"))?;
-        self.scheduler.to_record().save(dir.join("scheduler.bpk"))?;
-        if let Some(fptt) = &self.fptt {
-            fptt.save(&self.model, &dir.join("fptt"))?;
+        let io =
+            |path: &Path, e: std::io::Error| RecordError::Io(format!("{}: {e}", path.display()));
+        let partial = sibling(dir, "partial");
+        let previous = sibling(dir, "previous");
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial).map_err(|e| io(&partial, e))?;
         }
-        let counters = format!(
-            "{{\"updates\": {}, \"epoch\": {}}}\n",
-            self.updates, self.epoch
-        );
-        std::fs::write(dir.join("progress.json"), counters)
-            .map_err(|e| RecordError::Io(format!("{}: {e}", dir.display())))
+        std::fs::create_dir_all(&partial).map_err(|e| io(&partial, e))?;
+        self.model.clone().save_file(partial.join("model"))?;
+        self.optimizer.save(partial.join("optimizer.bpk"))?;
+        self.scheduler
+            .to_record()
+            .save(partial.join("scheduler.bpk"))?;
+        if let Some(fptt) = &self.fptt {
+            fptt.save(&self.model, &partial.join("fptt"))?;
+        }
+        let progress = serde_json::json!({
+            "updates": self.updates,
+            "epoch": self.epoch,
+            "method": self.method.name(),
+        });
+        std::fs::write(partial.join("progress.json"), progress.to_string())
+            .map_err(|e| io(&partial, e))?;
+        if dir.exists() {
+            if previous.exists() {
+                std::fs::remove_dir_all(&previous).map_err(|e| io(&previous, e))?;
+            }
+            std::fs::rename(dir, &previous).map_err(|e| io(dir, e))?;
+        }
+        std::fs::rename(&partial, dir).map_err(|e| io(dir, e))?;
+        if previous.exists() {
+            std::fs::remove_dir_all(&previous).map_err(|e| io(&previous, e))?;
+        }
+        Ok(())
     }
 
     /// Resumes from a directory written by [`save`](Self::save): `model`, `optimizer` and
-    /// `scheduler` are freshly built like the saved ones and receive their saved state.
+    /// `scheduler` are freshly built like the saved ones and receive their saved state. When
+    /// `dir` is missing but a save was interrupted after moving it aside, the previous
+    /// checkpoint is used.
     ///
     /// # Errors
     ///
-    /// When a file is missing, unreadable or does not fit.
+    /// When a file is missing, unreadable or does not fit, or the checkpoint was written by
+    /// another method (FPTT vs BPTT).
     pub fn load(
         model: M,
         optimizer: ModuleOptimizer,
@@ -426,6 +453,34 @@ impl<M: StepModel> SequenceLearner<M> {
         method: Method,
         dir: &Path,
     ) -> Result<Self, RecordError> {
+        let previous = sibling(dir, "previous");
+        let dir = if !dir.exists() && previous.exists() {
+            previous.as_path()
+        } else {
+            dir
+        };
+        let progress_path = dir.join("progress.json");
+        let progress: serde_json::Value = std::fs::read_to_string(&progress_path)
+            .map_err(|e| RecordError::Io(format!("{}: {e}", progress_path.display())))
+            .and_then(|text| {
+                serde_json::from_str(&text).map_err(|e| {
+                    RecordError::Validation(format!("{}: {e}", progress_path.display()))
+                })
+            })?;
+        let counter = |key: &str| {
+            progress[key].as_u64().ok_or_else(|| {
+                RecordError::Validation(format!("{}: no `{key}`", progress_path.display()))
+            })
+        };
+        if let Some(saved) = progress["method"].as_str()
+            && saved != method.name()
+        {
+            return Err(RecordError::Validation(format!(
+                "{} was written by {saved}, not {}",
+                dir.display(),
+                method.name()
+            )));
+        }
         let model = model.try_load_file(dir.join("model"))?;
         let optimizer = optimizer.load_record(OptimizerRecord::load(dir.join("optimizer.bpk"))?);
         let scheduler = scheduler
@@ -440,21 +495,20 @@ impl<M: StepModel> SequenceLearner<M> {
                 &dir.join("fptt"),
             )?);
         }
-        let progress = std::fs::read_to_string(dir.join("progress.json")).map_err(|e| {
-            RecordError::Io(format!("{}: {e}", dir.join("progress.json").display()))
-        })?;
-        let read = |key: &str| -> Result<u64, RecordError> {
-            progress
-                .split(&format!("\"{key}\":"))
-                .nth(1)
-                .and_then(|rest| rest.trim_start().split([',', '}']).next())
-                .and_then(|v| v.trim().parse().ok())
-                .ok_or_else(|| RecordError::Validation(format!("progress.json has no `{key}`")))
-        };
-        learner.updates = read("updates")?;
-        learner.epoch = read("epoch")? as usize;
+        learner.updates = counter("updates")?;
+        learner.epoch = counter("epoch")? as usize;
         Ok(learner)
     }
+}
+
+/// `dir` with `.suffix` appended to its name.
+fn sibling(dir: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".{suffix}"));
+    dir.with_file_name(name)
 }
 
 /// How many last-step predictions in `scores` (`[batch, classes]`) match `targets`.

@@ -1,0 +1,186 @@
+//! Checkpoints survive interrupted saves, numerical faults stop training with a clear error, and
+//! a long online run stays finite in constant memory.
+
+mod common;
+
+use burn::prelude::*;
+use burn_fptt::prelude::*;
+use burn_fptt::report::peak_rss_mib;
+use common::{cpu_device, values};
+
+fn small_learner(method: Method) -> SequenceLearner<SpikingClassifier> {
+    let device = cpu_device().autodiff();
+    device.seed(4);
+    let model = SpikingClassifierConfig::new(2, vec![6], 3).init(&device);
+    SequenceLearner::new(model, AdamaxConfig::new().init(), 1e-2, method).unwrap()
+}
+
+fn batch(device: &Device) -> (Tensor<3>, Tensor<1, Int>) {
+    let x = Tensor::<3>::random(
+        [4, 5, 2],
+        burn::tensor::Distribution::Uniform(0.0, 1.0),
+        device,
+    );
+    (x, Tensor::from_ints([0, 1, 2, 0], device))
+}
+
+#[test]
+fn a_save_interrupted_between_its_renames_keeps_the_previous_checkpoint() {
+    let device = cpu_device().autodiff();
+    let mut learner = small_learner(Method::Fptt(FpttConfig::new()));
+    let (x, y) = batch(&device);
+    learner.train_batch(x.clone(), y.clone()).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("checkpoint");
+    learner.save(&dir).unwrap();
+    let saved = values(learner.model().readout.gate.weight.val());
+    // Saving again over an existing checkpoint works, and leaves no side directories.
+    learner.save(&dir).unwrap();
+    let mut entries: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, vec!["checkpoint"]);
+    // A process killed after moving the old checkpoint aside, before the new one took its place.
+    std::fs::rename(&dir, root.path().join("checkpoint.previous")).unwrap();
+    std::fs::create_dir_all(root.path().join("checkpoint.partial")).unwrap();
+    let resumed = SequenceLearner::load(
+        small_learner(Method::Fptt(FpttConfig::new())).into_model(),
+        AdamaxConfig::new().init(),
+        1e-2,
+        Method::Fptt(FpttConfig::new()),
+        &dir,
+    )
+    .unwrap();
+    assert_eq!(values(resumed.model().readout.gate.weight.val()), saved);
+    // The next save cleans up both leftovers.
+    resumed.save(&dir).unwrap();
+    assert!(dir.join("progress.json").is_file());
+    assert!(!root.path().join("checkpoint.partial").exists());
+    assert!(!root.path().join("checkpoint.previous").exists());
+}
+
+#[test]
+fn loading_checks_the_method_and_the_files() {
+    let learner = small_learner(Method::Fptt(FpttConfig::new()));
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ck");
+    learner.save(&dir).unwrap();
+    let load = |method: Method, dir: &std::path::Path| {
+        SequenceLearner::load(
+            small_learner(Method::Bptt(BpttConfig::new())).into_model(),
+            AdamaxConfig::new().init(),
+            1e-2,
+            method,
+            dir,
+        )
+    };
+    let err = load(Method::Bptt(BpttConfig::new()), &dir)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("written by fptt, not bptt"), "{err}");
+    let err = load(Method::Fptt(FpttConfig::new()), &root.path().join("absent"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("absent") && err.contains("progress.json"),
+        "{err}"
+    );
+    std::fs::write(dir.join("model.bpk"), b"not a record").unwrap();
+    let err = load(Method::Fptt(FpttConfig::new()), &dir).err();
+    assert!(err.is_some(), "a corrupt model file must not load");
+}
+
+#[test]
+fn a_nan_loss_stops_training_naming_epoch_and_batch() {
+    let device = cpu_device().autodiff();
+    let mut learner = small_learner(Method::Fptt(FpttConfig::new()));
+    let (x, y) = batch(&device);
+    learner.train_batch(x.clone(), y.clone()).unwrap();
+    let poisoned = x.clone() * f64::NAN;
+    let err = learner.train_batch(poisoned, y).unwrap_err();
+    match &err {
+        TrainError::NonFinite { epoch, batch, .. } => assert_eq!((*epoch, *batch), (1, 2)),
+        other => panic!("expected NonFinite, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("epoch 1") && text.contains("batch 2") && text.contains("NaN"),
+        "{text}"
+    );
+}
+
+#[test]
+fn targets_must_match_the_batch() {
+    let device = cpu_device().autodiff();
+    let mut learner = small_learner(Method::Bptt(BpttConfig::new()));
+    let (x, _) = batch(&device);
+    let err = learner
+        .train_batch(x, Tensor::from_ints([0, 1], &device))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("targets must be [batch = 4], got [2]"),
+        "{err}"
+    );
+}
+
+/// 100 000 online FPTT updates of a small LTC network on one stream: every value stays finite
+/// and memory does not grow.
+#[test]
+fn a_long_online_run_stays_finite_in_constant_memory() {
+    let device = cpu_device().autodiff();
+    device.seed(8);
+    let mut model = SpikingClassifierConfig::new(1, vec![8], 2).init(&device);
+    let mut fptt = Fptt::new(FpttConfig::new(), &model).unwrap();
+    let mut optim = AdamaxConfig::new().init();
+    let mut state = model.init_state(1, &device);
+    let steps = 100_000;
+    let mut memory_at_10k = 0.0;
+    for t in 0..steps {
+        // A square wave whose phase is the class.
+        let label = (t / 500) % 2;
+        let x = Tensor::<2>::full(
+            [1, 1],
+            if (t / 25) % 2 == label { 1.0 } else { 0.0 },
+            &device,
+        );
+        let (scores, next) = model.step(x, state);
+        let target = Tensor::<1, Int>::from_ints([label as i64], &device);
+        model = fptt.update(model, cross_entropy(scores, target), &mut optim, 1e-3);
+        state = next.detach();
+        if t == 10_000 {
+            memory_at_10k = peak_rss_mib().unwrap_or(0.0);
+        }
+    }
+    let (layers, readout) = &state;
+    assert!(
+        values(layers[0].membrane.clone())
+            .iter()
+            .all(|v| v.is_finite())
+    );
+    assert!(
+        values(layers[0].adaptation.clone())
+            .iter()
+            .all(|v| v.is_finite())
+    );
+    assert!(
+        values(readout.potential.clone())
+            .iter()
+            .all(|v| v.is_finite())
+    );
+    for weight in [
+        &model.layers[0].membrane_gate.weight,
+        &model.readout.gate.weight,
+    ] {
+        assert!(values(weight.val()).iter().all(|v| v.is_finite()));
+    }
+    let memory_at_end = peak_rss_mib().unwrap_or(0.0);
+    assert!(
+        memory_at_end <= memory_at_10k * 1.05 + 2.0,
+        "peak memory grew from {memory_at_10k:.1} MiB at step 10 000 to {memory_at_end:.1} MiB at step {steps}"
+    );
+}
