@@ -64,6 +64,12 @@ struct Args {
     /// The digits CSV (default: the copy bundled in data/digits).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Save a checkpoint into this directory after every epoch.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Continue from the checkpoint in `--checkpoint` (up to `--epochs` in all).
+    #[arg(long, requires = "checkpoint")]
+    resume: bool,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -97,17 +103,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         train.features(),
         args.hidden
     );
-    let mut learner = SequenceLearner::new(model, AdamaxConfig::new().init(), args.lr, method)?;
+    let optimizer = AdamaxConfig::new().init();
+    let mut learner = match (&args.checkpoint, args.resume) {
+        (Some(dir), true) => {
+            SequenceLearner::load(model, optimizer, args.lr, method, dir)?.with_checkpoints(dir)
+        }
+        (Some(dir), false) => {
+            SequenceLearner::new(model, optimizer, args.lr, method)?.with_checkpoints(dir)
+        }
+        (None, _) => SequenceLearner::new(model, optimizer, args.lr, method)?,
+    };
+    let remaining = (args.epochs + 1).saturating_sub(learner.epoch());
+    if args.resume {
+        eprintln!(
+            "resumed from {} at epoch {}",
+            args.checkpoint
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            learner.epoch()
+        );
+    }
     let reports = fit(
         &mut learner,
         &train,
         &test,
-        args.epochs,
+        remaining,
         args.batch,
         args.seed,
         |r| eprintln!("{}", report::epoch_line(r, args.epochs)),
     )?;
-    let last = reports.last().map(|r| r.test).unwrap_or_default();
+    let last = match reports.last() {
+        Some(report) => report.test,
+        // Resumed after the last epoch: measure the checkpoint as it is.
+        None => evaluate(learner.model(), test.batches(256, None, &device)),
+    };
     let name = learner.method().name();
     let summary = report::RunSummary::new(
         "quickstart",

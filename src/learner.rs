@@ -118,6 +118,9 @@ pub enum TrainError {
     /// Inputs of the wrong shape.
     #[error("{0}")]
     Shape(String),
+    /// A checkpoint could not be written.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
 }
 
 /// What one batch of training did.
@@ -187,6 +190,7 @@ pub struct SequenceLearner<M: StepModel> {
     updates: u64,
     epoch: usize,
     batch: usize,
+    checkpoints: Option<std::path::PathBuf>,
 }
 
 impl<M: StepModel> SequenceLearner<M> {
@@ -218,7 +222,20 @@ impl<M: StepModel> SequenceLearner<M> {
             updates: 0,
             epoch: 1,
             batch: 0,
+            checkpoints: None,
         })
+    }
+
+    /// Makes [`fit`] save a checkpoint into `dir` (see [`save`](Self::save)) after every
+    /// epoch, so that an interrupted or failed run keeps its last good epoch.
+    pub fn with_checkpoints(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.checkpoints = Some(dir.into());
+        self
+    }
+
+    /// The checkpoint directory, when set.
+    pub fn checkpoints(&self) -> Option<&Path> {
+        self.checkpoints.as_deref()
     }
 
     /// The model being trained.
@@ -564,7 +581,8 @@ pub struct EpochReport {
 /// Trains for `epochs` epochs on `train` (shuffled per epoch from `seed`) and evaluates on
 /// `test` after each, calling `on_epoch` with the figures. The device is reseeded from `seed`
 /// and the epoch number at the start of every epoch, so a resumed run repeats an
-/// uninterrupted one.
+/// uninterrupted one. With [`SequenceLearner::with_checkpoints`], a checkpoint is saved after
+/// every epoch.
 ///
 /// # Errors
 ///
@@ -581,6 +599,17 @@ pub fn fit<M: StepModel>(
     check::positive_size("batch size", batch_size)?;
     if train.is_empty() {
         return Err(ConfigError::new("training set", 0, "has no samples").into());
+    }
+    if test.is_empty() {
+        return Err(ConfigError::new("test set", 0, "has no samples").into());
+    }
+    if batch_size > train.len() {
+        return Err(ConfigError::new(
+            "batch size",
+            batch_size,
+            format!("is larger than the training set ({} samples)", train.len()),
+        )
+        .into());
     }
     let device = learner
         .model()
@@ -607,6 +636,11 @@ pub fn fit<M: StepModel>(
             test: test_stats,
             seconds: started.elapsed().as_secs_f64(),
         };
+        if let Some(dir) = learner.checkpoints.clone() {
+            learner
+                .save(&dir)
+                .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+        }
         on_epoch(&report);
         reports.push(report);
     }

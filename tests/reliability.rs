@@ -184,3 +184,126 @@ fn a_long_online_run_stays_finite_in_constant_memory() {
         "peak memory grew from {memory_at_10k:.1} MiB at step 10 000 to {memory_at_end:.1} MiB at step {steps}"
     );
 }
+
+/// The quickstart example's binary, built by `cargo test` beside this test.
+fn quickstart_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let release = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = release.join("examples").join("quickstart");
+    assert!(
+        binary.is_file(),
+        "{} is missing: `cargo test --release` builds the examples",
+        binary.display()
+    );
+    binary
+}
+
+fn quickstart(args: &[&str]) -> serde_json::Value {
+    let output = std::process::Command::new(quickstart_binary())
+        .args(["--hidden", "16", "--epochs", "4", "--seed", "5"])
+        .args(args)
+        .env(
+            "BURN_FPTT_BACKEND",
+            if cfg!(feature = "ndarray") {
+                "ndarray"
+            } else {
+                "flex"
+            },
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// A training process killed with SIGKILL leaves a checkpoint from which `--resume` finishes the
+/// run with the result of an uninterrupted one.
+#[test]
+fn sigkill_during_training_then_resume_gives_the_uninterrupted_result() {
+    let straight = quickstart(&[]);
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ck");
+    let dir_arg = dir.to_str().unwrap();
+    let mut child = std::process::Command::new(quickstart_binary())
+        .args([
+            "--hidden",
+            "16",
+            "--epochs",
+            "4",
+            "--seed",
+            "5",
+            "--checkpoint",
+            dir_arg,
+        ])
+        .env(
+            "BURN_FPTT_BACKEND",
+            if cfg!(feature = "ndarray") {
+                "ndarray"
+            } else {
+                "flex"
+            },
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as the first checkpoint exists (somewhere in epoch 2).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !dir.join("progress.json").is_file() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the run finished before it could be killed"
+    );
+    let resumed = quickstart(&["--checkpoint", dir_arg, "--resume"]);
+    assert_eq!(resumed["test_accuracy"], straight["test_accuracy"]);
+    assert_eq!(resumed["test_loss"], straight["test_loss"]);
+}
+
+#[test]
+fn data_and_batch_settings_are_validated() {
+    let device = cpu_device().autodiff();
+    let set =
+        burn_fptt::data::SequenceSet::new(vec![0.0; 3 * 5 * 2], vec![0, 1, 2], 5, 2, 3).unwrap();
+    let mut learner = small_learner(Method::Fptt(FpttConfig::new()));
+    let err = fit(&mut learner, &set, &set, 1, 8, 0, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("batch size = 8") && err.contains("3 samples"),
+        "{err}"
+    );
+    let err = fit(&mut learner, &set, &set, 1, 0, 0, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("batch size = 0"), "{err}");
+    let empty = set.take(0);
+    let err = fit(&mut learner, &empty, &set, 1, 1, 0, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("training set") && err.contains("no samples"),
+        "{err}"
+    );
+    let err = burn_fptt::data::SequenceSet::new(vec![0.0; 5], vec![0], 5, 2, 3)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("need 10 input values, got 5"), "{err}");
+    let err = burn_fptt::data::SequenceSet::new(vec![0.0; 10], vec![7], 5, 2, 3)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("label 7"), "{err}");
+    let _ = device;
+}
