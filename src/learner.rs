@@ -547,8 +547,7 @@ where
     for (x, y) in batches {
         let x = x.inner();
         let y = y.inner();
-        let [batch, length, classes_in] = x.dims();
-        let _ = classes_in;
+        let [batch, length, _] = x.dims();
         let (scores, _) = model.run(x, None);
         let classes = scores.dims()[2];
         let last = scores

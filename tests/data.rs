@@ -211,3 +211,19 @@ proptest::proptest! {
         proptest::prop_assert!(parse_idx(&bytes[..bytes.len() - cut]).is_err());
     }
 }
+
+#[test]
+fn step_permutations_reorder_time_and_are_checked() {
+    use burn_fptt::data::SequenceSet;
+    // One sample of 3 steps x 2 features: step t holds (10t, 10t + 1).
+    let set = SequenceSet::new(vec![0.0, 1.0, 10.0, 11.0, 20.0, 21.0], vec![1], 3, 2, 2).unwrap();
+    let permuted = set.permute_steps(&[2, 0, 1]).unwrap();
+    let device = burn_fptt::default_device();
+    let (x, _) = permuted.batches(1, None, &device).next().unwrap();
+    let got: Vec<f32> = x.into_data().try_into_vec_as::<f32>().unwrap();
+    assert_eq!(got, vec![20.0, 21.0, 0.0, 1.0, 10.0, 11.0]);
+    for bad in [&[0, 1][..], &[0, 1, 1], &[0, 1, 3], &[0, 1, 2, 0]] {
+        let err = set.permute_steps(bad).unwrap_err().to_string();
+        assert!(err.contains("each of 0..3 once"), "{bad:?}: {err}");
+    }
+}

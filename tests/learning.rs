@@ -135,3 +135,23 @@ fn digits_load_and_split_deterministically() {
     assert_eq!(first, vec![0.0, 0.0, 5.0 / 16.0, 13.0 / 16.0]);
     assert_eq!(values(y.float()), vec![0.0, 1.0, 2.0, 3.0]);
 }
+
+#[test]
+fn the_same_seed_gives_the_same_weights() {
+    let _serial = serial();
+    let (train, test) = digit_rows(5);
+    let (train, test) = (train.take(96), test.take(32));
+    let run = || {
+        let mut learner = learner(Method::Fptt(FpttConfig::new()), 21, 16, 3e-3);
+        fit(&mut learner, &train, &test, 2, 32, 21, |_| {}).unwrap();
+        values(learner.model().layers[0].adaptation_gate.weight.val())
+    };
+    let first = run();
+    assert_eq!(first, run());
+    let mut other = learner(Method::Fptt(FpttConfig::new()), 22, 16, 3e-3);
+    fit(&mut other, &train, &test, 2, 32, 21, |_| {}).unwrap();
+    assert_ne!(
+        first,
+        values(other.model().layers[0].adaptation_gate.weight.val())
+    );
+}

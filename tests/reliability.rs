@@ -307,3 +307,42 @@ fn data_and_batch_settings_are_validated() {
     assert!(err.contains("label 7"), "{err}");
     let _ = device;
 }
+
+/// A NaN in the second epoch stops `fit` with an error; the checkpoint of the first epoch is
+/// still there and loads.
+#[test]
+fn after_a_nan_the_last_good_checkpoint_loads() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ck");
+    let good = burn_fptt::data::SequenceSet::new(
+        (0..8 * 5 * 2).map(|i| (i % 7) as f32 / 7.0).collect(),
+        vec![0, 1, 2, 0, 1, 2, 0, 1],
+        5,
+        2,
+        3,
+    )
+    .unwrap();
+    let mut learner = small_learner(Method::Fptt(FpttConfig::new())).with_checkpoints(&dir);
+    fit(&mut learner, &good, &good, 1, 4, 0, |_| {}).unwrap();
+    let saved = values(learner.model().readout.gate.weight.val());
+    let poisoned = burn_fptt::data::SequenceSet::new(
+        vec![f32::NAN; 8 * 5 * 2],
+        good.labels().to_vec(),
+        5,
+        2,
+        3,
+    )
+    .unwrap();
+    let err = fit(&mut learner, &poisoned, &good, 1, 4, 0, |_| {}).unwrap_err();
+    assert!(err.to_string().contains("epoch 2"), "{err}");
+    let loaded = SequenceLearner::load(
+        small_learner(Method::Fptt(FpttConfig::new())).into_model(),
+        AdamaxConfig::new().init(),
+        1e-2,
+        Method::Fptt(FpttConfig::new()),
+        &dir,
+    )
+    .unwrap();
+    assert_eq!(values(loaded.model().readout.gate.weight.val()), saved);
+    assert_eq!(loaded.epoch(), 2);
+}

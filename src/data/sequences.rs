@@ -155,13 +155,9 @@ impl SequenceSet {
     ///
     /// When `permutation` is not a permutation of `0..length`.
     pub fn permute_steps(&self, permutation: &[usize]) -> Result<Self, DataError> {
-        let mut seen = vec![false; self.length];
-        for &p in permutation {
-            if p >= self.length || std::mem::replace(&mut seen[p], true) {
-                break;
-            }
-        }
-        if permutation.len() != self.length || seen.iter().any(|s| !s) {
+        let mut sorted = permutation.to_vec();
+        sorted.sort_unstable();
+        if !sorted.iter().copied().eq(0..self.length) {
             return Err(DataError::Invalid(format!(
                 "a step permutation must hold each of 0..{} once",
                 self.length
