@@ -2,12 +2,12 @@
 
 mod common;
 
-use burn::module::{Module, Param};
+use burn::module::Param;
 use burn::nn::Linear;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use burn_fptt::prelude::*;
-use common::{assert_close, values};
+use common::{LinearStep, assert_close, values};
 
 /// Rows: [w1, w2, W̄1, W̄2, λ1, λ2] after each update.
 fn tiny_run(length: usize, k: usize, config: FpttConfig) -> Vec<Vec<f64>> {
@@ -176,20 +176,6 @@ fn paper_form_halves_the_multiplier_in_the_gradient() {
     );
 }
 
-/// A stateless 2-class model, `scores_t = x_t W`, for checking the learner's chunking.
-#[derive(Module, Debug)]
-struct LinearStep {
-    linear: Linear,
-}
-
-impl StepModel for LinearStep {
-    type State = ();
-    fn init_state(&self, _batch: usize, _device: &Device) {}
-    fn step(&self, x: Tensor<2>, state: ()) -> (Tensor<2>, ()) {
-        (self.linear.forward(x), state)
-    }
-}
-
 fn learner_run(k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
     learner_run_with(
         FpttConfig::new()
@@ -230,45 +216,42 @@ fn learner_run_with(config: FpttConfig) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize)
     )
 }
 
+/// Runs the learner with `k` updates per sequence and compares W, W̄, λ with numpy's.
+fn assert_learner(k: usize, updates: usize, expected: [[f64; 4]; 3]) {
+    let (w, mean, multiplier, taken) = learner_run(k);
+    assert_eq!(taken, updates);
+    for (actual, want) in [w, mean, multiplier].iter().zip(expected) {
+        assert_close(
+            Tensor::<1>::from_floats(actual.as_slice(), &default_device()),
+            want,
+            1e-5,
+        );
+    }
+}
+
 #[test]
 fn learner_updates_every_step_with_the_linear_ramp() {
-    let (w, mean, multiplier, updates) = learner_run(4);
-    assert_eq!(updates, 4);
-    assert_close(
-        Tensor::<1>::from_floats(w.as_slice(), &default_device()),
-        [0.2185900666, -0.1185900666, 0.3726725398, 0.3273274602],
-        1e-5,
-    );
-    assert_close(
-        Tensor::<1>::from_floats(mean.as_slice(), &default_device()),
-        [0.2407016208, -0.1407016208, 0.3476386523, 0.3523613477],
-        1e-5,
-    );
-    assert_close(
-        Tensor::<1>::from_floats(multiplier.as_slice(), &default_device()),
-        [-0.0023547167, 0.0023547167, 0.0020485533, -0.0020485533],
-        1e-5,
+    assert_learner(
+        4,
+        4,
+        [
+            [0.2185900666, -0.1185900666, 0.3726725398, 0.3273274602],
+            [0.2407016208, -0.1407016208, 0.3476386523, 0.3523613477],
+            [-0.0023547167, 0.0023547167, 0.0020485533, -0.0020485533],
+        ],
     );
 }
 
 #[test]
 fn learner_updates_once_per_chunk_for_k_below_t() {
-    let (w, mean, multiplier, updates) = learner_run(2);
-    assert_eq!(updates, 2);
-    assert_close(
-        Tensor::<1>::from_floats(w.as_slice(), &default_device()),
-        [0.2195399472, -0.1195399472, 0.3712678455, 0.3287321545],
-        1e-5,
-    );
-    assert_close(
-        Tensor::<1>::from_floats(mean.as_slice(), &default_device()),
-        [0.2180631534, -0.1180631534, 0.3615824443, 0.3384175557],
-        1e-5,
-    );
-    assert_close(
-        Tensor::<1>::from_floats(multiplier.as_slice(), &default_device()),
-        [-0.0019539947, 0.0019539947, 0.0028732154, -0.0028732154],
-        1e-5,
+    assert_learner(
+        2,
+        2,
+        [
+            [0.2195399472, -0.1195399472, 0.3712678455, 0.3287321545],
+            [0.2180631534, -0.1180631534, 0.3615824443, 0.3384175557],
+            [-0.0019539947, 0.0019539947, 0.0028732154, -0.0028732154],
+        ],
     );
 }
 

@@ -5,13 +5,12 @@ mod common;
 
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::module::{Module, Param};
-use burn::nn::Linear;
 use burn::optim::{
     AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig,
 };
 use burn::prelude::*;
 use burn_fptt::prelude::*;
-use common::{assert_close, values};
+use common::{LinearStep, assert_close, values};
 
 #[derive(Module, Debug)]
 struct Weights {
@@ -102,19 +101,6 @@ fn fptt_works_with_burns_optimizers_and_schedulers() {
         .init()
         .unwrap();
     one_batch(AdamaxConfig::new().init(), cosine);
-}
-
-#[derive(Module, Debug)]
-struct LinearStep {
-    linear: Linear,
-}
-
-impl StepModel for LinearStep {
-    type State = ();
-    fn init_state(&self, _batch: usize, _device: &Device) {}
-    fn step(&self, x: Tensor<2>, state: ()) -> (Tensor<2>, ()) {
-        (self.linear.forward(x), state)
-    }
 }
 
 #[test]

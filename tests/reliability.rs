@@ -15,6 +15,18 @@ fn small_learner(method: Method) -> SequenceLearner<SpikingClassifier> {
     SequenceLearner::new(model, AdamaxConfig::new().init(), 1e-2, method).unwrap()
 }
 
+/// Resumes an FPTT learner from `dir` into a freshly built model.
+fn load_fptt(dir: &std::path::Path) -> SequenceLearner<SpikingClassifier> {
+    SequenceLearner::load(
+        small_learner(Method::Fptt(FpttConfig::new())).into_model(),
+        AdamaxConfig::new().init(),
+        1e-2,
+        Method::Fptt(FpttConfig::new()),
+        dir,
+    )
+    .unwrap()
+}
+
 fn batch(device: &Device) -> (Tensor<3>, Tensor<1, Int>) {
     let x = Tensor::<3>::random(
         [4, 5, 2],
@@ -45,14 +57,7 @@ fn a_save_interrupted_between_its_renames_keeps_the_previous_checkpoint() {
     // A process killed after moving the old checkpoint aside, before the new one took its place.
     std::fs::rename(&dir, root.path().join("checkpoint.previous")).unwrap();
     std::fs::create_dir_all(root.path().join("checkpoint.partial")).unwrap();
-    let resumed = SequenceLearner::load(
-        small_learner(Method::Fptt(FpttConfig::new())).into_model(),
-        AdamaxConfig::new().init(),
-        1e-2,
-        Method::Fptt(FpttConfig::new()),
-        &dir,
-    )
-    .unwrap();
+    let resumed = load_fptt(&dir);
     assert_eq!(values(resumed.model().readout.gate.weight.val()), saved);
     // The next save cleans up both leftovers.
     resumed.save(&dir).unwrap();
@@ -335,14 +340,7 @@ fn after_a_nan_the_last_good_checkpoint_loads() {
     .unwrap();
     let err = fit(&mut learner, &poisoned, &good, 1, 4, 0, |_| {}).unwrap_err();
     assert!(err.to_string().contains("epoch 2"), "{err}");
-    let loaded = SequenceLearner::load(
-        small_learner(Method::Fptt(FpttConfig::new())).into_model(),
-        AdamaxConfig::new().init(),
-        1e-2,
-        Method::Fptt(FpttConfig::new()),
-        &dir,
-    )
-    .unwrap();
+    let loaded = load_fptt(&dir);
     assert_eq!(values(loaded.model().readout.gate.weight.val()), saved);
     assert_eq!(loaded.epoch(), 2);
 }

@@ -100,3 +100,17 @@ pub fn cpu_device() -> Device {
     };
     device_by_name(name).unwrap()
 }
+
+/// A stateless model, `scores_t = x_t W (+ b)`, for checking what the learners do per step.
+#[derive(burn::module::Module, Debug)]
+pub struct LinearStep {
+    pub linear: Linear,
+}
+
+impl StepModel for LinearStep {
+    type State = ();
+    fn init_state(&self, _batch: usize, _device: &Device) {}
+    fn step(&self, x: Tensor<2>, state: ()) -> (Tensor<2>, ()) {
+        (self.linear.forward(x), state)
+    }
+}
