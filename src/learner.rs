@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use burn::config::Config;
+use burn::module::Module;
 use burn::lr_scheduler::LrSchedulerRecord;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::{GradientsParams, ModuleOptimizer, OptimizerRecord};
@@ -284,63 +285,35 @@ impl<M: StepModel> SequenceLearner<M> {
         x: Tensor<3>,
         y: Tensor<1, Int>,
     ) -> Result<BatchStats, TrainError> {
-        let [batch, length, features] = x.dims();
-        if y.dims() != [batch] {
-            return Err(TrainError::Shape(format!(
-                "targets must be [batch = {batch}], got {:?}",
-                y.dims()
-            )));
-        }
-        let chunk = self.method.chunk_length(length)?;
-        let schedule = self.method.loss();
-        let terminal = self.method.terminal_prediction();
         self.batch += 1;
-        let mut state = self.model.init_state(batch, &x.device());
-        let mut last_scores = None;
-        let mut previous_probs: Option<Tensor<2>> = None;
-        let mut updates = 0;
-        let mut start = 0;
-        while start < length {
-            let end = (start + chunk).min(length);
-            let mut loss: Option<Tensor<1>> = None;
-            for t in start..end {
-                let x_t = x
-                    .clone()
-                    .slice([0..batch, t..t + 1, 0..features])
-                    .reshape([batch, features]);
-                let (scores, next) = self.model.step(x_t, state);
-                state = next;
-                let weight = schedule.weight(t, length);
-                let mut add = |term: Tensor<1>| {
-                    loss = Some(match loss.take() {
-                        Some(total) => total + term,
-                        None => term,
-                    });
-                };
-                if weight > 0.0 {
-                    add(cross_entropy(scores.clone(), y.clone()) * weight);
-                }
-                if let Some(gamma) = terminal {
-                    let remaining = 1.0 - (t + 1) as f64 / length as f64;
-                    if let Some(previous) = previous_probs.take()
-                        && gamma * remaining > 0.0
-                    {
-                        add(soft_cross_entropy(scores.clone(), previous) * (gamma * remaining));
+        let [batch, ..] = x.dims();
+        let (model, scores, updates) = {
+            let (optimizer, scheduler, fptt, counter) = (
+                &mut self.optimizer,
+                &mut self.scheduler,
+                &mut self.fptt,
+                &mut self.updates,
+            );
+            let method = &self.method;
+            train_sequence(
+                method,
+                self.model.clone(),
+                x,
+                y.clone(),
+                |model, loss| {
+                    let lr = scheduler.step();
+                    let grads = update_gradients(method, fptt.as_ref(), &model, loss);
+                    let model = optimizer.step(lr, model, grads);
+                    if let Some(fptt) = fptt.as_mut() {
+                        fptt.after_step(&model);
                     }
-                    previous_probs = Some(softmax(scores.clone().detach(), 1));
-                }
-                if t + 1 == length {
-                    last_scores = Some(scores.detach());
-                }
-            }
-            if let Some(loss) = loss {
-                self.update(loss);
-                updates += 1;
-            }
-            state = state.detach();
-            start = end;
-        }
-        let scores = last_scores.expect("a sequence has at least one step");
+                    *counter += 1;
+                    model
+                },
+                |_| {},
+            )?
+        };
+        self.model = model;
         let loss = cross_entropy(scores.clone(), y.clone()).into_scalar::<f64>();
         if !loss.is_finite() {
             return Err(TrainError::NonFinite {
@@ -357,25 +330,6 @@ impl<M: StepModel> SequenceLearner<M> {
             samples: batch,
             updates,
         })
-    }
-
-    fn update(&mut self, loss: Tensor<1>) {
-        let lr = self.scheduler.step();
-        let model = self.model.clone();
-        self.model = match (&mut self.fptt, &self.method) {
-            (Some(fptt), _) => fptt.update(model, loss, &mut self.optimizer, lr),
-            (None, Method::Bptt(config)) => {
-                let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-                if let Some(max_norm) = config.clip_norm
-                    && let Some(squared) = crate::fptt::squared_norm(&model, &grads)
-                {
-                    crate::fptt::clip_global_norm(&model, &mut grads, squared, max_norm);
-                }
-                self.optimizer.step(lr, model, grads)
-            }
-            (None, Method::Fptt(_)) => unreachable!("an FPTT learner always has its state"),
-        };
-        self.updates += 1;
     }
 
     /// Trains on every batch, then ends the epoch (FPTT: `W <- W̄` when configured).
@@ -526,6 +480,113 @@ fn sibling(dir: &Path, suffix: &str) -> std::path::PathBuf {
         .unwrap_or_default();
     name.push(format!(".{suffix}"));
     dir.with_file_name(name)
+}
+
+/// Runs one batch of sequences through `model` the way `method` trains: for each chunk, the
+/// steps from the detached state, the scheduled task loss summed over the chunk, then
+/// `update(model, loss)`, which takes one optimizer update and returns the new model. `observe`
+/// sees the state after every step (for activity statistics).
+///
+/// Returns the final model, the last step's scores (detached) and the number of updates.
+///
+/// # Errors
+///
+/// [`TrainError::Config`] when the chunk does not fit the sequence length (FPTT's `K > T`), and
+/// [`TrainError::Shape`] when `y` does not match the batch.
+pub(crate) fn train_sequence<M: StepModel>(
+    method: &Method,
+    mut model: M,
+    x: Tensor<3>,
+    y: Tensor<1, Int>,
+    mut update: impl FnMut(M, Tensor<1>) -> M,
+    mut observe: impl FnMut(&M::State),
+) -> Result<(M, Tensor<2>, usize), TrainError> {
+    let [batch, length, features] = x.dims();
+    if y.dims() != [batch] {
+        return Err(TrainError::Shape(format!(
+            "targets must be [batch = {batch}], got {:?}",
+            y.dims()
+        )));
+    }
+    let chunk = method.chunk_length(length)?;
+    let schedule = method.loss();
+    let terminal = method.terminal_prediction();
+    let mut state = model.init_state(batch, &x.device());
+    let mut last_scores = None;
+    let mut previous_probs: Option<Tensor<2>> = None;
+    let mut updates = 0;
+    let mut start = 0;
+    while start < length {
+        let end = (start + chunk).min(length);
+        let mut loss: Option<Tensor<1>> = None;
+        for t in start..end {
+            let x_t = x
+                .clone()
+                .slice([0..batch, t..t + 1, 0..features])
+                .reshape([batch, features]);
+            let (scores, next) = model.step(x_t, state);
+            state = next;
+            observe(&state);
+            let weight = schedule.weight(t, length);
+            let mut add = |term: Tensor<1>| {
+                loss = Some(match loss.take() {
+                    Some(total) => total + term,
+                    None => term,
+                });
+            };
+            if weight > 0.0 {
+                add(cross_entropy(scores.clone(), y.clone()) * weight);
+            }
+            if let Some(gamma) = terminal {
+                let remaining = 1.0 - (t + 1) as f64 / length as f64;
+                if let Some(previous) = previous_probs.take()
+                    && gamma * remaining > 0.0
+                {
+                    add(soft_cross_entropy(scores.clone(), previous) * (gamma * remaining));
+                }
+                previous_probs = Some(softmax(scores.clone().detach(), 1));
+            }
+            if t + 1 == length {
+                last_scores = Some(scores.detach());
+            }
+        }
+        if let Some(loss) = loss {
+            model = update(model, loss);
+            updates += 1;
+        }
+        state = state.detach();
+        start = end;
+    }
+    let scores = last_scores.expect("a sequence has at least one step");
+    Ok((model, scores, updates))
+}
+
+/// The gradients of one update from `loss`: with FPTT, the task gradient plus the regulariser's
+/// (clipped by FPTT's norm); with BPTT, the task gradient clipped by BPTT's norm.
+///
+/// # Panics
+///
+/// When `method` is FPTT and `fptt` is `None`.
+pub(crate) fn update_gradients<M: Module>(
+    method: &Method,
+    fptt: Option<&Fptt>,
+    model: &M,
+    loss: Tensor<1>,
+) -> GradientsParams {
+    let mut grads = GradientsParams::from_grads(loss.backward(), model);
+    match method {
+        Method::Fptt(_) => fptt
+            .expect("an FPTT update needs the FPTT state")
+            .regularise(model, grads),
+        Method::Bptt(config) => {
+            if let Some(max_norm) = config.clip_norm
+                && let Some(squared) = crate::fptt::squared_norm(model, &grads)
+            {
+                crate::fptt::clip_global_norm(model, &mut grads, squared, max_norm);
+            }
+            grads
+        }
+    }
 }
 
 /// How many last-step predictions in `scores` (`[batch, classes]`) match `targets`.

@@ -34,6 +34,8 @@ pub mod optim;
 pub mod report;
 pub mod step;
 pub mod surrogate;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use error::ConfigError;
 pub use fptt::{Fptt, FpttConfig, LambdaCorrection};
@@ -49,7 +51,7 @@ pub use neuron::{
     ResetMode,
 };
 pub use optim::{Adamax, AdamaxConfig};
-pub use step::{Detach, StepModel};
+pub use step::{Detach, SpikingLayer, SpikingModel, StepModel};
 pub use surrogate::{Surrogate, smooth_spike, spike};
 
 use burn::tensor::Device;
@@ -131,7 +133,7 @@ pub mod prelude {
         LtcState, ReadoutState, ResetMode,
     };
     pub use crate::optim::AdamaxConfig;
-    pub use crate::step::{Detach, StepModel};
+    pub use crate::step::{Detach, SpikingLayer, SpikingModel, StepModel};
     pub use crate::surrogate::{Surrogate, smooth_spike, spike};
     pub use crate::{default_device, device_by_name};
 }

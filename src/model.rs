@@ -8,7 +8,7 @@ use crate::error::{ConfigError, check};
 use crate::neuron::{
     Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState, ResetMode,
 };
-use crate::step::StepModel;
+use crate::step::{SpikingLayer, SpikingModel, StepModel};
 use crate::surrogate::Surrogate;
 
 /// Configuration of a [`SpikingClassifier`].
@@ -139,5 +139,33 @@ impl StepModel for SpikingClassifier {
         }
         let (scores, readout) = self.readout.step(input, readout);
         (scores, (next, readout))
+    }
+}
+
+impl SpikingModel for SpikingClassifier {
+    fn spiking_layers(&self) -> Vec<SpikingLayer> {
+        let widths: Vec<usize> = self.layers.iter().map(Ltc::d_hidden).collect();
+        let classes = self.readout.d_output();
+        widths
+            .iter()
+            .enumerate()
+            .map(|(i, &neurons)| {
+                let next = widths.get(i + 1).copied().unwrap_or(classes);
+                let recurrent = if self.layers[i].recurrent.is_some() {
+                    neurons
+                } else {
+                    0
+                };
+                SpikingLayer {
+                    name: format!("ltc{}", i + 1),
+                    neurons,
+                    fan_out: next + recurrent,
+                }
+            })
+            .collect()
+    }
+
+    fn spikes(&self, (states, _): &Self::State) -> Vec<Tensor<2>> {
+        states.iter().map(|state| state.spikes.clone()).collect()
     }
 }

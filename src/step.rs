@@ -114,3 +114,40 @@ pub trait StepModel: Module {
         crate::neuron::scan(x, state, |x_t, state| self.step(x_t, state))
     }
 }
+
+/// One spiking layer of a [`SpikingModel`], for activity statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpikingLayer {
+    /// Name shown in metrics and plots, such as `"ltc1"`.
+    pub name: String,
+    /// Number of neurons.
+    pub neurons: usize,
+    /// Synapses each spike of this layer drives: the widths of every weight matrix that takes
+    /// the spikes as input (the next layer's input, the recurrent matrix). A spike costs this
+    /// many synaptic operations.
+    pub fan_out: usize,
+}
+
+/// A [`StepModel`] whose state exposes the spikes of its spiking layers: what the spike-rate
+/// and synaptic-operation metrics and the spike raster read.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let net = SpikingClassifierConfig::new(2, vec![8, 4], 3).init(&device);
+/// let layers = net.spiking_layers();
+/// // ltc1 drives ltc2's input (4) and its own recurrent matrix (8).
+/// assert_eq!(layers[0].fan_out, 4 + 8);
+/// let state = net.init_state(5, &device);
+/// assert_eq!(net.spikes(&state)[1].dims(), [5, 4]);
+/// ```
+pub trait SpikingModel: StepModel {
+    /// The spiking layers, input side first.
+    fn spiking_layers(&self) -> Vec<SpikingLayer>;
+
+    /// The spikes (`[batch, neurons]`, 0 or 1) of the last step in `state`, one tensor per
+    /// layer of [`spiking_layers`](Self::spiking_layers), in the same order.
+    fn spikes(&self, state: &Self::State) -> Vec<Tensor<2>>;
+}

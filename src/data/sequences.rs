@@ -74,6 +74,14 @@ impl SequenceSet {
         })
     }
 
+    /// The steps (`length * features` values, step-major) and label of sample `index`, or
+    /// `None` past the end.
+    pub fn item(&self, index: usize) -> Option<(&[f32], u8)> {
+        let label = *self.labels.get(index)?;
+        let size = self.length * self.features;
+        Some((&self.inputs[index * size..(index + 1) * size], label))
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.labels.len()

@@ -1,0 +1,230 @@
+//! What a training or validation step of a spiking model hands to burn-train's metrics, and
+//! the step functions that compute it.
+
+use burn::tensor::{Int, Tensor};
+use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
+use burn::train::{ClassificationOutput, TrainOutput};
+use burn::optim::GradientsParams;
+use burn_std::ExecutionError;
+
+use super::batch::SequenceBatch;
+use crate::loss::cross_entropy;
+use crate::step::{SpikingLayer, SpikingModel};
+
+/// Spikes counted over a batch of sequences, per spiking layer.
+#[derive(Debug, Clone)]
+pub struct SpikeActivity {
+    /// The layers counted, input side first.
+    pub layers: Vec<SpikingLayer>,
+    /// Spikes of each layer, summed over samples and steps, `[1]` each.
+    pub counts: Vec<Tensor<1>>,
+    /// Samples in the batch.
+    pub samples: usize,
+    /// Steps counted.
+    pub steps: usize,
+}
+
+impl SpikeActivity {
+    /// Nothing counted yet, for `samples` sequences through `layers`.
+    pub fn new(layers: Vec<SpikingLayer>, samples: usize) -> Self {
+        Self {
+            layers,
+            counts: Vec::new(),
+            samples,
+            steps: 0,
+        }
+    }
+
+    /// Adds one step's spikes, one `[batch, neurons]` tensor per layer.
+    ///
+    /// # Panics
+    ///
+    /// When the number of tensors is not the number of layers.
+    pub fn record(&mut self, spikes: &[Tensor<2>]) {
+        assert_eq!(
+            spikes.len(),
+            self.layers.len(),
+            "SpikeActivity::record: {} spike tensors for {} layers",
+            spikes.len(),
+            self.layers.len()
+        );
+        let sums = spikes.iter().map(|s| s.clone().detach().sum());
+        self.counts = if self.counts.is_empty() {
+            sums.collect()
+        } else {
+            self.counts
+                .drain(..)
+                .zip(sums)
+                .map(|(total, sum)| total + sum)
+                .collect()
+        };
+        self.steps += 1;
+    }
+
+    /// Mean spikes per neuron and step of layer `index`, read from the device.
+    ///
+    /// # Errors
+    ///
+    /// When the device cannot be read.
+    pub fn rate(&self, index: usize) -> Result<f64, burn::tensor::TensorReadError> {
+        let Some(count) = self.counts.get(index) else {
+            return Ok(0.0);
+        };
+        let slots = self.samples * self.steps * self.layers[index].neurons;
+        Ok(count.clone().try_into_scalar::<f64>()? / slots.max(1) as f64)
+    }
+
+    /// Synaptic operations per sample: every spike times its layer's fan-out, summed over
+    /// layers and steps, divided by the samples.
+    ///
+    /// # Errors
+    ///
+    /// When the device cannot be read.
+    pub fn synops_per_sample(&self) -> Result<f64, burn::tensor::TensorReadError> {
+        let mut total = 0.0;
+        for (count, layer) in self.counts.iter().zip(&self.layers) {
+            total += count.clone().try_into_scalar::<f64>()? * layer.fan_out as f64;
+        }
+        Ok(total / self.samples.max(1) as f64)
+    }
+
+    fn without_autodiff(self) -> Self {
+        Self {
+            counts: self
+                .counts
+                .into_iter()
+                .map(Tensor::without_autodiff)
+                .collect(),
+            ..self
+        }
+    }
+}
+
+/// The output of one training or validation step of a spiking classifier: the loss, the scores
+/// and targets at the last step, the spike activity and the optimizer updates taken.
+#[derive(Debug, Clone)]
+pub struct SpikingOutput {
+    /// Cross-entropy of the last step's scores, `[1]`.
+    pub loss: Tensor<1>,
+    /// Scores at the last step, `[batch, classes]`.
+    pub output: Tensor<2>,
+    /// Classes, `[batch]`.
+    pub targets: Tensor<1, Int>,
+    /// Spikes per layer over the batch.
+    pub activity: SpikeActivity,
+    /// Optimizer updates taken on this batch (0 in validation).
+    pub updates: usize,
+}
+
+impl ItemLazy for SpikingOutput {
+    fn sync(self) -> Result<Self, ExecutionError> {
+        self.loss.device().flush()?;
+        Ok(Self {
+            loss: self.loss.without_autodiff(),
+            output: self.output.without_autodiff(),
+            targets: self.targets.without_autodiff(),
+            activity: self.activity.without_autodiff(),
+            updates: self.updates,
+        })
+    }
+}
+
+impl Adaptor<LossInput> for SpikingOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss.clone())
+    }
+}
+
+impl Adaptor<AccuracyInput> for SpikingOutput {
+    fn adapt(&self) -> AccuracyInput {
+        AccuracyInput::new(self.output.clone(), self.targets.clone())
+    }
+}
+
+impl Adaptor<SpikeActivity> for SpikingOutput {
+    fn adapt(&self) -> SpikeActivity {
+        self.activity.clone()
+    }
+}
+
+/// The optimizer updates of a step, the input of [`UpdatesMetric`](super::UpdatesMetric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdatesInput(pub usize);
+
+impl Adaptor<UpdatesInput> for SpikingOutput {
+    fn adapt(&self) -> UpdatesInput {
+        UpdatesInput(self.updates)
+    }
+}
+
+impl From<SpikingOutput> for ClassificationOutput {
+    fn from(output: SpikingOutput) -> Self {
+        ClassificationOutput::new(output.loss, output.output, output.targets)
+    }
+}
+
+/// Runs every step of `batch` through `model` from a fresh state, counting spikes; returns the
+/// last step's scores and the activity.
+fn run_counting<M: SpikingModel>(model: &M, inputs: Tensor<3>) -> (Tensor<2>, SpikeActivity) {
+    let [batch, length, features] = inputs.dims();
+    let mut activity = SpikeActivity::new(model.spiking_layers(), batch);
+    let mut state = model.init_state(batch, &inputs.device());
+    let mut scores = None;
+    for t in 0..length {
+        let x_t = inputs
+            .clone()
+            .slice([0..batch, t..t + 1, 0..features])
+            .reshape([batch, features]);
+        let (out, next) = model.step(x_t, state);
+        activity.record(&model.spikes(&next));
+        state = next;
+        scores = Some(out);
+    }
+    (
+        scores.expect("SequenceBatch has at least one step"),
+        activity,
+    )
+}
+
+/// A validation step for [`InferenceStep`](burn::train::InferenceStep): the whole sequence from
+/// a fresh state, loss and accuracy at the last step, spikes counted.
+///
+/// # Panics
+///
+/// When the batch has no time steps or does not fit the model.
+pub fn inference_step<M: SpikingModel>(model: &M, batch: SequenceBatch) -> SpikingOutput {
+    let (scores, activity) = run_counting(model, batch.inputs);
+    SpikingOutput {
+        loss: cross_entropy(scores.clone(), batch.targets.clone()),
+        output: scores,
+        targets: batch.targets,
+        activity,
+        updates: 0,
+    }
+}
+
+/// A full-sequence BPTT step for [`TrainStep`](burn::train::TrainStep): forward over every
+/// step, backward of the last step's cross-entropy. This is what burn-train's own training
+/// loop runs; [`OnlineStrategy`](super::OnlineStrategy) drives the steps itself instead.
+///
+/// # Panics
+///
+/// When the batch has no time steps or does not fit the model.
+pub fn bptt_train_step<M: SpikingModel>(
+    model: &M,
+    batch: SequenceBatch,
+) -> TrainOutput<SpikingOutput> {
+    let (scores, activity) = run_counting(model, batch.inputs);
+    let loss = cross_entropy(scores.clone(), batch.targets.clone());
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    TrainOutput {
+        grads,
+        item: SpikingOutput {
+            loss: loss.detach(),
+            output: scores.detach(),
+            targets: batch.targets,
+            activity,
+            updates: 1,
+        },
+    }
+}
