@@ -181,9 +181,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let model = DigitNet::new(train.features(), args.hidden, 10, args.dropout, &device);
     let layers = model.spiking_layers();
-    let strategy = Arc::new(
-        OnlineStrategy::new(method.clone(), &dir)?.with_seed(args.seed),
-    );
+    let strategy = Arc::new(OnlineStrategy::new(method.clone(), &dir)?.with_seed(args.seed));
     let mut training = SupervisedTraining::new(&dir, train_loader, valid_loader)
         .with_training_strategy(TrainingStrategy::Custom(strategy.clone()))
         .num_epochs(args.epochs)
@@ -191,9 +189,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     training = spiking_metrics(training, &model);
     training = atomic_checkpointers(training, &dir);
     let resumed = if args.resume {
-        let epoch = latest_checkpoint(&dir, matches!(method, Method::Fptt(_))).ok_or_else(|| {
-            format!("--resume: no whole checkpoint in {}/checkpoint", dir.display())
-        })?;
+        let epoch =
+            latest_checkpoint(&dir, matches!(method, Method::Fptt(_))).ok_or_else(|| {
+                format!(
+                    "--resume: no whole checkpoint in {}/checkpoint",
+                    dir.display()
+                )
+            })?;
         eprintln!("resuming after epoch {epoch} from {}", dir.display());
         training = training.checkpoint(epoch);
         Some(epoch)
@@ -208,7 +210,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let result = training.launch(Learner::new(model, AdamaxConfig::new().init(), args.lr));
     let seconds = started.elapsed().as_secs_f64();
     if let Some(failure) = strategy.failure() {
-        return Err(format!("training failed: {failure}; the last good checkpoint is in {}/checkpoint", dir.display()).into());
+        return Err(format!(
+            "training failed: {failure}; the last good checkpoint is in {}/checkpoint",
+            dir.display()
+        )
+        .into());
     }
     if let Some(error) = result.error {
         return Err(format!("training failed: {error}").into());
@@ -228,11 +234,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .expect("a validation sample");
     let trains = plots::SpikeTrains::record(&model, x);
-    let labels: Vec<usize> = valid_batch.labels().iter().map(|&l| usize::from(l)).collect();
+    let labels: Vec<usize> = valid_batch
+        .labels()
+        .iter()
+        .map(|&l| usize::from(l))
+        .collect();
     let raster = dir.join("spike_raster.png");
     let curves = dir.join("training_curves.png");
     for (what, outcome) in [
-        ("spike raster", plots::spike_raster(&trains, &labels, &raster)),
+        (
+            "spike raster",
+            plots::spike_raster(&trains, &labels, &raster),
+        ),
         ("training curves", plots::training_curves(&dir, &curves)),
     ] {
         match outcome {

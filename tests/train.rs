@@ -88,8 +88,14 @@ fn weights<M: Module>(model: &M) -> Vec<f32> {
     struct Collect(Vec<f32>);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0
-                .extend(param.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap());
+            self.0.extend(
+                param
+                    .val()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap(),
+            );
         }
     }
     let mut collect = Collect(Vec::new());
@@ -115,19 +121,30 @@ fn fptt_through_supervised_training_lowers_the_loss_and_checkpoints_every_epoch(
     assert!(accuracy[7].1 > 80.0, "validation accuracy {accuracy:?}");
     // The spike-rate and SynOps metrics are logged for both splits, with plausible values.
     let rate = plots::metric_by_epoch(dir, "valid", "Spike rate ltc1");
-    assert!(rate.iter().all(|&(_, r)| (0.0..=100.0).contains(&r)), "{rate:?}");
-    assert!(rate.iter().any(|&(_, r)| r > 0.0), "no spikes at all: {rate:?}");
+    assert!(
+        rate.iter().all(|&(_, r)| (0.0..=100.0).contains(&r)),
+        "{rate:?}"
+    );
+    assert!(
+        rate.iter().any(|&(_, r)| r > 0.0),
+        "no spikes at all: {rate:?}"
+    );
     let synops = plots::metric_by_epoch(dir, "train", "SynOps");
     // 24 neurons x (2 classes + 24 recurrent) synapses each, over 12 steps: at most 7488.
     assert!(
-        synops.iter().all(|&(_, s)| s > 0.0 && s <= 24.0 * 26.0 * 12.0),
+        synops
+            .iter()
+            .all(|&(_, s)| s > 0.0 && s <= 24.0 * 26.0 * 12.0),
         "{synops:?}"
     );
     // One FPTT update per time step: 12 per batch.
     let updates = plots::metric_by_epoch(dir, "train", "Updates per batch");
     assert!(updates.iter().all(|&(_, u)| u == 12.0), "{updates:?}");
     for part in ["model", "optim", "scheduler"] {
-        assert!(dir.join(format!("checkpoint/{part}-8.bpk")).is_file(), "{part}-8");
+        assert!(
+            dir.join(format!("checkpoint/{part}-8.bpk")).is_file(),
+            "{part}-8"
+        );
     }
     assert!(dir.join("checkpoint/fptt-8/fptt-mean.bpk").is_file());
     assert!(dir.join("checkpoint/fptt-8/fptt-multiplier.bpk").is_file());
@@ -168,7 +185,13 @@ fn bptt_strategy_trains_with_one_update_per_sequence() {
     let _guard = serial();
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
-    let (result, strategy) = train(dir, Method::Bptt(BpttConfig::new()), 3, None, &pulses(false));
+    let (result, strategy) = train(
+        dir,
+        Method::Bptt(BpttConfig::new()),
+        3,
+        None,
+        &pulses(false),
+    );
     assert!(result.error.is_none(), "{:?}", result.error);
     assert_eq!(strategy.failure(), None);
     let updates = plots::metric_by_epoch(dir, "train", "Updates per batch");
@@ -190,7 +213,10 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
         failure.contains("NaN") && failure.contains("epoch 2") && failure.contains("batch 1"),
         "{failure}"
     );
-    let error = failed.error.expect("burn-train sees the failure").to_string();
+    let error = failed
+        .error
+        .expect("burn-train sees the failure")
+        .to_string();
     assert!(error.contains("NaN"), "{error}");
     assert_eq!(latest_checkpoint(dir, true), Some(1));
     // The kept checkpoint loads and resumes on good data.
@@ -247,4 +273,88 @@ fn spike_raster_and_training_curves_are_written() {
         assert_eq!(&bytes[1..4], b"PNG", "{}", png.display());
         assert!(bytes.len() > 2000, "{} is nearly empty", png.display());
     }
+}
+
+/// The custom_model example's binary, built by `cargo test --release --features train`.
+fn custom_model_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let release = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = release.join("examples").join("custom_model");
+    assert!(
+        binary.is_file(),
+        "{} is missing: `cargo test --release --features train` builds the examples",
+        binary.display()
+    );
+    binary
+}
+
+fn custom_model(dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(custom_model_binary());
+    command
+        .args(["--hidden", "16", "--epochs", "5", "--seed", "3", "--dir"])
+        .arg(dir)
+        .env("BURN_FPTT_BACKEND", "ndarray");
+    command
+}
+
+fn summary(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// Starts the example, stops it with `signal` once its first checkpoint is whole, then resumes
+/// it to the end: the result must equal an uninterrupted run's.
+fn interrupt_then_resume(signal: &str) {
+    let straight_dir = tempfile::tempdir().unwrap();
+    let straight = summary(&custom_model(straight_dir.path()).output().unwrap());
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    let child = custom_model(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while latest_checkpoint(&dir, true).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if signal == "-INT" {
+        // Ctrl-C goes through burn-train's interrupter: a clean stop that says how to resume.
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("stopped (Ctrl-C)"), "{stderr}");
+    } else {
+        assert!(!output.status.success(), "the run ended before the kill");
+    }
+    let kept = latest_checkpoint(&dir, true).expect("a whole checkpoint is kept");
+    assert!(kept < 5, "the run finished before it was stopped");
+    let resumed = summary(&custom_model(&dir).arg("--resume").output().unwrap());
+    assert_eq!(resumed["resumed_after"], kept);
+    assert_eq!(resumed["valid_accuracy"], straight["valid_accuracy"]);
+    assert_eq!(resumed["spike_rates"], straight["spike_rates"]);
+}
+
+#[test]
+fn ctrl_c_stops_through_the_interrupter_and_resume_repeats_the_uninterrupted_run() {
+    interrupt_then_resume("-INT");
+}
+
+#[test]
+fn sigkill_of_the_example_keeps_a_checkpoint_that_resume_finishes_from() {
+    interrupt_then_resume("-KILL");
 }

@@ -1,10 +1,10 @@
 //! What a training or validation step of a spiking model hands to burn-train's metrics, and
 //! the step functions that compute it.
 
+use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{ClassificationOutput, TrainOutput};
-use burn::optim::GradientsParams;
 use burn_std::ExecutionError;
 
 use super::batch::SequenceBatch;

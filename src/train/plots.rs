@@ -214,9 +214,7 @@ pub fn spike_raster(trains: &SpikeTrains, labels: &[usize], path: &Path) -> Resu
                 .filter(move |&n| trains.fired(layer, sample, t, n))
                 .map(move |n| Rectangle::new([(t, n), (t + 1, n + 1)], BLACK.filled()))
         });
-        chart
-            .draw_series(spikes)
-            .map_err(|e| err(e.to_string()))?;
+        chart.draw_series(spikes).map_err(|e| err(e.to_string()))?;
     }
     root.present().map_err(|e| err(e.to_string()))
 }
@@ -263,6 +261,9 @@ pub fn metric_by_epoch(directory: &Path, split: &str, name: &str) -> Vec<(usize,
     points
 }
 
+/// One line of a curve plot: its split and `(epoch, value)` points.
+type Curve = (&'static str, Vec<(usize, f64)>);
+
 /// Draws loss and accuracy per epoch, training and validation, from the metric logs in the
 /// training `directory`.
 ///
@@ -271,7 +272,7 @@ pub fn metric_by_epoch(directory: &Path, split: &str, name: &str) -> Vec<(usize,
 /// When there is no loss in the logs, no font is found, or the file cannot be written.
 pub fn training_curves(directory: &Path, path: &Path) -> Result<(), PlotError> {
     let panels = [("Loss", "cross-entropy"), ("Accuracy", "accuracy (%)")];
-    let series: Vec<Vec<(&str, Vec<(usize, f64)>)>> = panels
+    let series: Vec<Vec<Curve>> = panels
         .iter()
         .map(|(metric, _)| {
             ["train", "valid"]

@@ -5,12 +5,12 @@ use std::sync::Mutex;
 
 use burn::module::Module;
 use burn::tensor::Device;
+use burn::train::train::WorkerFailure;
 use burn::train::{
     EventProcessorTraining, InferenceStep, Interrupter, Learner, LearnerEvent, LearnerModel,
     SupervisedLearningStrategy, SupervisedTrainingEventProcessor, TrainLoader, TrainStep,
     TrainingComponents, TrainingError, TrainingItem, ValidLoader,
 };
-use burn::train::train::WorkerFailure;
 
 use super::batch::SequenceBatch;
 use super::output::{SpikeActivity, SpikingOutput};
@@ -41,21 +41,30 @@ use crate::step::SpikingModel;
 /// epoch is checkpointed, so the last checkpoint is the last good epoch;
 /// [`failure`](Self::failure) tells what happened.
 ///
-/// ```no_run
+/// ```
 /// use std::sync::Arc;
+/// use burn::data::dataloader::DataLoaderBuilder;
 /// use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
+/// use burn_fptt::data::digits::{self, DigitSequence};
 /// use burn_fptt::prelude::*;
-/// use burn_fptt::train::OnlineStrategy;
-/// # fn loaders() -> (burn_fptt::train::TrainLoader, burn_fptt::train::ValidLoader) { todo!() }
+/// use burn_fptt::train::{OnlineStrategy, SequenceBatcher, spiking_metrics};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let data = digits::bundled(DigitSequence::Rows).unwrap().take(64);
+/// let batcher = SequenceBatcher::for_set(&data);
+/// let train = DataLoaderBuilder::new(batcher).batch_size(16).shuffle(1).build(data.clone());
+/// let valid = DataLoaderBuilder::new(batcher).batch_size(64).build(data.clone());
 ///
 /// let device = default_device().autodiff();
-/// let model = SpikingClassifierConfig::new(8, vec![64], 10).init(&device);
-/// let strategy = Arc::new(OnlineStrategy::new(Method::Fptt(FpttConfig::new()), "runs/fptt").unwrap());
-/// let (train, valid) = loaders();
-/// let result = SupervisedTraining::new("runs/fptt", train, valid)
-///     .with_training_strategy(TrainingStrategy::Custom(strategy))
-///     .num_epochs(10)
-///     .launch(Learner::new(model, AdamaxConfig::new().init(), 1e-2));
+/// let model = SpikingClassifierConfig::new(data.features(), vec![16], 10).init(&device);
+/// let method = Method::Fptt(FpttConfig::new());
+/// let strategy = Arc::new(OnlineStrategy::new(method, dir.path()).unwrap());
+/// let training = SupervisedTraining::new(dir.path(), train, valid)
+///     .with_training_strategy(TrainingStrategy::Custom(strategy.clone()))
+///     .num_epochs(1);
+/// let training = spiking_metrics(training, &model);
+/// let result = training.launch(Learner::new(model, AdamaxConfig::new().init(), 1e-2));
+/// assert!(result.error.is_none() && strategy.failure().is_none());
 /// ```
 pub struct OnlineStrategy {
     method: Method,
@@ -390,7 +399,12 @@ where
                 epoch_number: epoch,
                 total_items: valid.num_items(),
             }));
-            validate(&run.learner.model(), &valid, &mut event_processor, &interrupter);
+            validate(
+                &run.learner.model(),
+                &valid,
+                &mut event_processor,
+                &interrupter,
+            );
             interrupter.fail_on_error(event_processor.process_valid(LearnerEvent::EndSplit(epoch)));
             interrupter.fail_on_error(event_processor.process_train(LearnerEvent::EndEpoch(epoch)));
             if checkpointer.is_some() || early_stopping.is_some() {
