@@ -501,7 +501,7 @@ pub(crate) fn train_sequence<M: StepModel>(
     mut update: impl FnMut(M, Tensor<1>) -> M,
     mut observe: impl FnMut(&M::State),
 ) -> Result<(M, Tensor<2>, usize), TrainError> {
-    let [batch, length, features] = x.dims();
+    let [batch, length, _] = x.dims();
     if y.dims() != [batch] {
         return Err(TrainError::Shape(format!(
             "targets must be [batch = {batch}], got {:?}",
@@ -520,11 +520,7 @@ pub(crate) fn train_sequence<M: StepModel>(
         let end = (start + chunk).min(length);
         let mut loss: Option<Tensor<1>> = None;
         for t in start..end {
-            let x_t = x
-                .clone()
-                .slice([0..batch, t..t + 1, 0..features])
-                .reshape([batch, features]);
-            let (scores, next) = model.step(x_t, state);
+            let (scores, next) = model.step(crate::neuron::time_step(&x, t), state);
             state = next;
             observe(&state);
             let weight = schedule.weight(t, length);

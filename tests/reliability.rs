@@ -190,17 +190,8 @@ fn a_long_online_run_stays_finite_in_constant_memory() {
     );
 }
 
-/// The quickstart example's binary, built by `cargo test` beside this test.
 fn quickstart_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let release = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let binary = release.join("examples").join("quickstart");
-    assert!(
-        binary.is_file(),
-        "{} is missing: `cargo test --release` builds the examples",
-        binary.display()
-    );
-    binary
+    common::example_binary("quickstart")
 }
 
 fn quickstart(args: &[&str]) -> serde_json::Value {

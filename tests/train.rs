@@ -275,17 +275,8 @@ fn spike_raster_and_training_curves_are_written() {
     }
 }
 
-/// The custom_model example's binary, built by `cargo test --release --features train`.
 fn custom_model_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let release = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let binary = release.join("examples").join("custom_model");
-    assert!(
-        binary.is_file(),
-        "{} is missing: `cargo test --release --features train` builds the examples",
-        binary.display()
-    );
-    binary
+    common::example_binary("custom_model")
 }
 
 fn custom_model(dir: &Path) -> std::process::Command {

@@ -141,6 +141,14 @@ pub(crate) fn check_state(layer: &str, name: &str, state: &Tensor<2>, batch: usi
     );
 }
 
+/// Step `t` of `x` (`[batch, time, width]`), as `[batch, width]`.
+pub(crate) fn time_step(x: &Tensor<3>, t: usize) -> Tensor<2> {
+    let [batch, _, width] = x.dims();
+    x.clone()
+        .slice([0..batch, t..t + 1, 0..width])
+        .reshape([batch, width])
+}
+
 /// Runs `step` over every time step of `x` (`[batch, time, width]`), stacking the outputs along
 /// time: `[batch, time, out]`.
 pub(crate) fn scan<S>(
@@ -148,14 +156,10 @@ pub(crate) fn scan<S>(
     mut state: S,
     mut step: impl FnMut(Tensor<2>, S) -> (Tensor<2>, S),
 ) -> (Tensor<3>, S) {
-    let [batch, time, width] = x.dims();
+    let time = x.dims()[1];
     let mut outputs = Vec::with_capacity(time);
     for t in 0..time {
-        let x_t = x
-            .clone()
-            .slice([0..batch, t..t + 1, 0..width])
-            .reshape([batch, width]);
-        let (out, next) = step(x_t, state);
+        let (out, next) = step(time_step(&x, t), state);
         outputs.push(out);
         state = next;
     }

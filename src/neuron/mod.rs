@@ -18,4 +18,4 @@ pub type LtcState = AdaptiveState;
 /// The state of an [`Alif`] layer: membrane, last spikes and adaptation, each `[batch, hidden]`.
 pub type AlifState = AdaptiveState;
 
-pub(crate) use common::scan;
+pub(crate) use common::{scan, time_step};

@@ -163,27 +163,36 @@ impl From<SpikingOutput> for ClassificationOutput {
     }
 }
 
-/// Runs every step of `batch` through `model` from a fresh state, counting spikes; returns the
-/// last step's scores and the activity.
-fn run_counting<M: SpikingModel>(model: &M, inputs: Tensor<3>) -> (Tensor<2>, SpikeActivity) {
-    let [batch, length, features] = inputs.dims();
-    let mut activity = SpikeActivity::new(model.spiking_layers(), batch);
+/// Runs every step of `inputs` (`[batch, time, features]`) through `model` from a fresh state,
+/// handing each step's spikes (one `[batch, neurons]` tensor per layer) to `observe`; returns
+/// the last step's scores.
+///
+/// # Panics
+///
+/// When `inputs` has no time steps.
+pub(crate) fn run_observing_spikes<M: SpikingModel>(
+    model: &M,
+    inputs: &Tensor<3>,
+    mut observe: impl FnMut(Vec<Tensor<2>>),
+) -> Tensor<2> {
+    let [batch, length, _] = inputs.dims();
     let mut state = model.init_state(batch, &inputs.device());
     let mut scores = None;
     for t in 0..length {
-        let x_t = inputs
-            .clone()
-            .slice([0..batch, t..t + 1, 0..features])
-            .reshape([batch, features]);
-        let (out, next) = model.step(x_t, state);
-        activity.record(&model.spikes(&next));
+        let (out, next) = model.step(crate::neuron::time_step(inputs, t), state);
+        observe(model.spikes(&next));
         state = next;
         scores = Some(out);
     }
-    (
-        scores.expect("SequenceBatch has at least one step"),
-        activity,
-    )
+    scores.expect("a sequence has at least one step")
+}
+
+/// Runs every step of `inputs` through `model`, counting spikes; returns the last step's scores
+/// and the activity.
+fn run_counting<M: SpikingModel>(model: &M, inputs: Tensor<3>) -> (Tensor<2>, SpikeActivity) {
+    let mut activity = SpikeActivity::new(model.spiking_layers(), inputs.dims()[0]);
+    let scores = run_observing_spikes(model, &inputs, |spikes| activity.record(&spikes));
+    (scores, activity)
 }
 
 /// A validation step for [`InferenceStep`](burn::train::InferenceStep): the whole sequence from

@@ -116,21 +116,14 @@ impl SpikeTrains {
     pub fn record<M: SpikingModel>(model: &M, inputs: Tensor<3>) -> Self {
         let model = model.valid();
         let inputs = inputs.inner();
-        let [batch, steps, features] = inputs.dims();
+        let [batch, steps, _] = inputs.dims();
         let layers = model.spiking_layers();
         let mut per_layer: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(steps); layers.len()];
-        let mut state = model.init_state(batch, &inputs.device());
-        for t in 0..steps {
-            let x_t = inputs
-                .clone()
-                .slice([0..batch, t..t + 1, 0..features])
-                .reshape([batch, features]);
-            let (_, next) = model.step(x_t, state);
-            for (list, spikes) in per_layer.iter_mut().zip(model.spikes(&next)) {
-                list.push(spikes);
+        super::output::run_observing_spikes(&model, &inputs, |spikes| {
+            for (list, layer_spikes) in per_layer.iter_mut().zip(spikes) {
+                list.push(layer_spikes);
             }
-            state = next;
-        }
+        });
         let spikes = per_layer
             .into_iter()
             .map(|list| {

@@ -114,3 +114,21 @@ impl StepModel for LinearStep {
         (self.linear.forward(x), state)
     }
 }
+
+/// The binary of example `name`, which `cargo test --release` builds beside the tests (with the
+/// example's required features enabled).
+///
+/// # Panics
+///
+/// When it was not built.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let release = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = release.join("examples").join(name);
+    assert!(
+        binary.is_file(),
+        "{} is missing: `cargo test --release` (with the example's features) builds the examples",
+        binary.display()
+    );
+    binary
+}
