@@ -35,7 +35,8 @@ struct Args {
     /// Time steps timed (the sequence length for BPTT).
     #[arg(long, default_value_t = 200)]
     steps: usize,
-    /// Threads the backend may use (sets RAYON_NUM_THREADS for backends that use rayon).
+    /// Threads the backend may use: sets MATMUL_NUM_THREADS (ndarray's matrix products) and
+    /// RAYON_NUM_THREADS (backends built with rayon). 0: the backend's default.
     #[arg(long, default_value_t = 0)]
     threads: usize,
     #[arg(long, default_value_t = 0)]
@@ -54,7 +55,10 @@ fn main() {
     }
     if args.threads > 0 {
         // SAFETY: set before any thread of this program starts.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string()) };
+        unsafe {
+            std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string());
+            std::env::set_var("MATMUL_NUM_THREADS", args.threads.to_string());
+        }
     }
     let device = default_device().autodiff();
     device.seed(args.seed);
