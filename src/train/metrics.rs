@@ -1,5 +1,8 @@
 //! burn-train metrics for spiking networks: spike rate per layer, synaptic operations,
 //! optimizer updates per batch and process memory.
+//!
+//! Each is a [`NumericMetric`] around a [`Measure`], which says what one batch's value is; the
+//! metric keeps burn-train's running and epoch averages, weighted by the batch's samples.
 
 use std::sync::Arc;
 
@@ -12,31 +15,132 @@ use burn::train::metric::{
 
 use super::output::{SpikeActivity, UpdatesInput};
 
-/// Implements [`Numeric`] from a `state: NumericMetricState` field.
-macro_rules! numeric_from_state {
-    ($metric:ty) => {
-        impl Numeric for $metric {
-            fn value(&self) -> Option<NumericEntry> {
-                Some(self.state.current_value())
-            }
+/// What a [`NumericMetric`] measures: one value per batch, with its description and format.
+pub trait Measure: Clone + Send + Sync {
+    /// What the metric reads from a training or validation step.
+    type Input;
 
-            fn running_value(&self) -> Option<NumericEntry> {
-                Some(self.state.running_value())
-            }
+    /// One sentence shown with the metric.
+    fn description(&self) -> &'static str;
 
-            fn final_value(&self) -> NumericEntry {
-                self.state.final_value()
-            }
-        }
-    };
+    /// Unit shown after the value, if any.
+    fn unit(&self) -> Option<&'static str>;
+
+    /// Decimals shown.
+    fn precision(&self) -> usize;
+
+    /// The batch's value and the number of items it averages over (its weight in the epoch
+    /// mean).
+    ///
+    /// # Errors
+    ///
+    /// When a tensor the value needs cannot be read back from the device.
+    fn measure(&self, input: &Self::Input) -> Result<(f64, usize), TensorReadError>;
 }
 
-fn numeric(unit: Option<&str>, higher_is_better: bool) -> MetricAttributes {
-    NumericAttributes {
-        unit: unit.map(str::to_string),
-        higher_is_better,
+/// A burn-train numeric metric (dashboard, logs, early stopping) for one [`Measure`]: its value
+/// per batch, a running mean and the epoch's mean weighted by the items of each batch.
+#[derive(Clone)]
+pub struct NumericMetric<M> {
+    measure: M,
+    name: MetricName,
+    state: NumericMetricState,
+}
+
+impl<M: Measure> NumericMetric<M> {
+    /// `measure`, shown as `name`.
+    pub fn with_name(measure: M, name: impl Into<String>) -> Self {
+        Self {
+            measure,
+            name: Arc::new(name.into()),
+            state: NumericMetricState::new(),
+        }
     }
-    .into()
+
+    fn format(&self) -> FormatOptions {
+        let format = FormatOptions::new(self.name.clone()).precision(self.measure.precision());
+        match self.measure.unit() {
+            Some(unit) => format.unit(unit),
+            None => format,
+        }
+    }
+}
+
+impl<M: Measure> Metric for NumericMetric<M> {
+    type Input = M::Input;
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn description(&self) -> Option<String> {
+        Some(self.measure.description().to_string())
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: self.measure.unit().map(str::to_string),
+            higher_is_better: false,
+        }
+        .into()
+    }
+
+    fn update(
+        &mut self,
+        input: &M::Input,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        let (value, items) = self.measure.measure(input)?;
+        self.state.update(value, items);
+        Ok(self.state.compute_update(self.format()))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.state.compute_final(self.format()))
+    }
+
+    fn clear(&mut self) {
+        self.state.reset();
+    }
+}
+
+impl<M: Measure> Numeric for NumericMetric<M> {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.state.current_value())
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(self.state.running_value())
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        self.state.final_value()
+    }
+}
+
+/// Mean spikes per neuron and step of one spiking layer, in percent (the layer's index, input
+/// side first, from 0).
+#[derive(Clone, Copy, Debug)]
+pub struct SpikeRate(pub usize);
+
+impl Measure for SpikeRate {
+    type Input = SpikeActivity;
+
+    fn description(&self) -> &'static str {
+        "Spikes per neuron and time step, in percent"
+    }
+
+    fn unit(&self) -> Option<&'static str> {
+        Some("%")
+    }
+
+    fn precision(&self) -> usize {
+        2
+    }
+
+    fn measure(&self, activity: &SpikeActivity) -> Result<(f64, usize), TensorReadError> {
+        Ok((activity.rate(self.0)? * 100.0, activity.samples))
+    }
 }
 
 /// Mean spikes per neuron and step of one spiking layer, in percent, averaged over the
@@ -49,21 +153,13 @@ fn numeric(unit: Option<&str>, higher_is_better: bool) -> MetricAttributes {
 /// let metric = SpikeRateMetric::new(0, "ltc1");
 /// assert_eq!(metric.name().as_str(), "Spike rate ltc1");
 /// ```
-#[derive(Clone)]
-pub struct SpikeRateMetric {
-    layer: usize,
-    name: MetricName,
-    state: NumericMetricState,
-}
+pub type SpikeRateMetric = NumericMetric<SpikeRate>;
 
 impl SpikeRateMetric {
-    /// The rate of the `layer`-th spiking layer (0-based, input side first), shown as `name`.
+    /// The rate of the `layer`-th spiking layer (0-based, input side first), shown as
+    /// `"Spike rate {name}"`.
     pub fn new(layer: usize, name: &str) -> Self {
-        Self {
-            layer,
-            name: Arc::new(format!("Spike rate {name}")),
-            state: NumericMetricState::new(),
-        }
+        Self::with_name(SpikeRate(layer), format!("Spike rate {name}"))
     }
 
     /// One metric per spiking layer of `model`.
@@ -76,61 +172,38 @@ impl SpikeRateMetric {
     }
 }
 
-impl Metric for SpikeRateMetric {
-    type Input = SpikeActivity;
-
-    fn name(&self) -> MetricName {
-        self.name.clone()
-    }
-
-    fn description(&self) -> Option<String> {
-        Some("Spikes per neuron and time step, in percent".to_string())
-    }
-
-    fn attributes(&self) -> MetricAttributes {
-        numeric(Some("%"), false)
-    }
-
-    fn update(
-        &mut self,
-        activity: &SpikeActivity,
-        _metadata: &MetricMetadata,
-    ) -> Result<SerializedEntry, TensorReadError> {
-        let rate = activity.rate(self.layer)? * 100.0;
-        self.state.update(rate, activity.samples);
-        Ok(self
-            .state
-            .compute_update(FormatOptions::new(self.name()).unit("%").precision(2)))
-    }
-
-    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self
-            .state
-            .compute_final(FormatOptions::new(self.name()).unit("%").precision(2)))
-    }
-
-    fn clear(&mut self) {
-        self.state.reset();
-    }
-}
-
-numeric_from_state!(SpikeRateMetric);
-
 /// Synaptic operations per sample: each spike times the synapses it drives, summed over the
 /// layers and the whole sequence.
-#[derive(Clone)]
-pub struct SynOpsMetric {
-    name: MetricName,
-    state: NumericMetricState,
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SynOps;
+
+impl Measure for SynOps {
+    type Input = SpikeActivity;
+
+    fn description(&self) -> &'static str {
+        "Synaptic operations per sample (spikes times fan-out)"
+    }
+
+    fn unit(&self) -> Option<&'static str> {
+        Some("ops")
+    }
+
+    fn precision(&self) -> usize {
+        0
+    }
+
+    fn measure(&self, activity: &SpikeActivity) -> Result<(f64, usize), TensorReadError> {
+        Ok((activity.synops_per_sample()?, activity.samples))
+    }
 }
+
+/// Synaptic operations per sample, named `"SynOps"` (see [`SynOps`]).
+pub type SynOpsMetric = NumericMetric<SynOps>;
 
 impl SynOpsMetric {
     /// The metric, named `"SynOps"`.
     pub fn new() -> Self {
-        Self {
-            name: Arc::new("SynOps".to_string()),
-            state: NumericMetricState::new(),
-        }
+        Self::with_name(SynOps, "SynOps")
     }
 }
 
@@ -140,61 +213,38 @@ impl Default for SynOpsMetric {
     }
 }
 
-impl Metric for SynOpsMetric {
-    type Input = SpikeActivity;
-
-    fn name(&self) -> MetricName {
-        self.name.clone()
-    }
-
-    fn description(&self) -> Option<String> {
-        Some("Synaptic operations per sample (spikes times fan-out)".to_string())
-    }
-
-    fn attributes(&self) -> MetricAttributes {
-        numeric(Some("ops"), false)
-    }
-
-    fn update(
-        &mut self,
-        activity: &SpikeActivity,
-        _metadata: &MetricMetadata,
-    ) -> Result<SerializedEntry, TensorReadError> {
-        self.state
-            .update(activity.synops_per_sample()?, activity.samples);
-        Ok(self
-            .state
-            .compute_update(FormatOptions::new(self.name()).precision(0)))
-    }
-
-    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self
-            .state
-            .compute_final(FormatOptions::new(self.name()).precision(0)))
-    }
-
-    fn clear(&mut self) {
-        self.state.reset();
-    }
-}
-
-numeric_from_state!(SynOpsMetric);
-
 /// Optimizer updates per batch: the sequence length over `K` with FPTT (one per time step by
 /// default), one per sequence (or truncation window) with BPTT.
-#[derive(Clone)]
-pub struct UpdatesMetric {
-    name: MetricName,
-    state: NumericMetricState,
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Updates;
+
+impl Measure for Updates {
+    type Input = UpdatesInput;
+
+    fn description(&self) -> &'static str {
+        "Optimizer updates taken per batch of sequences"
+    }
+
+    fn unit(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn precision(&self) -> usize {
+        1
+    }
+
+    fn measure(&self, updates: &UpdatesInput) -> Result<(f64, usize), TensorReadError> {
+        Ok((updates.0 as f64, 1))
+    }
 }
+
+/// Optimizer updates per batch, named `"Updates per batch"` (see [`Updates`]).
+pub type UpdatesMetric = NumericMetric<Updates>;
 
 impl UpdatesMetric {
     /// The metric, named `"Updates per batch"`.
     pub fn new() -> Self {
-        Self {
-            name: Arc::new("Updates per batch".to_string()),
-            state: NumericMetricState::new(),
-        }
+        Self::with_name(Updates, "Updates per batch")
     }
 }
 
@@ -204,59 +254,38 @@ impl Default for UpdatesMetric {
     }
 }
 
-impl Metric for UpdatesMetric {
-    type Input = UpdatesInput;
+/// Resident memory of the training process (Linux `VmRSS`), in MiB; NaN where /proc cannot
+/// be read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcessMemory;
 
-    fn name(&self) -> MetricName {
-        self.name.clone()
+impl Measure for ProcessMemory {
+    type Input = ();
+
+    fn description(&self) -> &'static str {
+        "Resident memory of the process (VmRSS)"
     }
 
-    fn description(&self) -> Option<String> {
-        Some("Optimizer updates taken per batch of sequences".to_string())
+    fn unit(&self) -> Option<&'static str> {
+        Some("MiB")
     }
 
-    fn attributes(&self) -> MetricAttributes {
-        numeric(None, true)
+    fn precision(&self) -> usize {
+        1
     }
 
-    fn update(
-        &mut self,
-        updates: &UpdatesInput,
-        _metadata: &MetricMetadata,
-    ) -> Result<SerializedEntry, TensorReadError> {
-        self.state.update(updates.0 as f64, 1);
-        Ok(self
-            .state
-            .compute_update(FormatOptions::new(self.name()).precision(1)))
-    }
-
-    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self
-            .state
-            .compute_final(FormatOptions::new(self.name()).precision(1)))
-    }
-
-    fn clear(&mut self) {
-        self.state.reset();
+    fn measure(&self, _input: &()) -> Result<(f64, usize), TensorReadError> {
+        Ok((crate::report::rss_mib().unwrap_or(f64::NAN), 1))
     }
 }
 
-numeric_from_state!(UpdatesMetric);
-
-/// Resident memory of the training process (Linux `VmRSS`), in MiB.
-#[derive(Clone)]
-pub struct ProcessMemoryMetric {
-    name: MetricName,
-    state: NumericMetricState,
-}
+/// Process memory, named `"Process memory"` (see [`ProcessMemory`]).
+pub type ProcessMemoryMetric = NumericMetric<ProcessMemory>;
 
 impl ProcessMemoryMetric {
     /// The metric, named `"Process memory"`.
     pub fn new() -> Self {
-        Self {
-            name: Arc::new("Process memory".to_string()),
-            state: NumericMetricState::new(),
-        }
+        Self::with_name(ProcessMemory, "Process memory")
     }
 }
 
@@ -265,43 +294,3 @@ impl Default for ProcessMemoryMetric {
         Self::new()
     }
 }
-
-impl Metric for ProcessMemoryMetric {
-    type Input = ();
-
-    fn name(&self) -> MetricName {
-        self.name.clone()
-    }
-
-    fn description(&self) -> Option<String> {
-        Some("Resident memory of the process (VmRSS)".to_string())
-    }
-
-    fn attributes(&self) -> MetricAttributes {
-        numeric(Some("MiB"), false)
-    }
-
-    fn update(
-        &mut self,
-        _item: &(),
-        _metadata: &MetricMetadata,
-    ) -> Result<SerializedEntry, TensorReadError> {
-        let mib = crate::report::rss_mib().unwrap_or(f64::NAN);
-        self.state.update(mib, 1);
-        Ok(self
-            .state
-            .compute_update(FormatOptions::new(self.name()).unit("MiB").precision(1)))
-    }
-
-    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self
-            .state
-            .compute_final(FormatOptions::new(self.name()).unit("MiB").precision(1)))
-    }
-
-    fn clear(&mut self) {
-        self.state.reset();
-    }
-}
-
-numeric_from_state!(ProcessMemoryMetric);

@@ -9,7 +9,8 @@
 //! - [`SpikingOutput`], the step output the metrics read, and [`inference_step`] /
 //!   [`bptt_train_step`] to implement burn-train's `InferenceStep` / `TrainStep` for a model.
 //! - Metrics: [`SpikeRateMetric`] per layer, [`SynOpsMetric`], [`UpdatesMetric`],
-//!   [`ProcessMemoryMetric`]; [`spiking_metrics`] registers them with loss and accuracy.
+//!   [`ProcessMemoryMetric`]; [`spiking_metrics`] registers them with loss and accuracy. Each is
+//!   a [`NumericMetric`] around a [`Measure`]; implement `Measure` for a metric of your own.
 //! - [`AtomicFileCheckpointer`] and [`atomic_checkpointers`]: checkpoints that a killed process
 //!   never leaves torn; [`latest_checkpoint`] finds the epoch to resume from.
 //! - [`plots`]: spike rasters and training curves as PNG.
@@ -30,7 +31,10 @@ use burn::train::{InferenceStep, LearnerModel, SupervisedTraining, TrainOutput, 
 
 pub use batch::{SequenceBatch, SequenceBatcher, SequenceItem};
 pub use checkpoint::{AtomicFileCheckpointer, write_atomically};
-pub use metrics::{ProcessMemoryMetric, SpikeRateMetric, SynOpsMetric, UpdatesMetric};
+pub use metrics::{
+    Measure, NumericMetric, ProcessMemory, ProcessMemoryMetric, SpikeRate, SpikeRateMetric, SynOps,
+    SynOpsMetric, Updates, UpdatesMetric,
+};
 pub use output::{SpikeActivity, SpikingOutput, UpdatesInput, bptt_train_step, inference_step};
 pub use strategy::OnlineStrategy;
 
