@@ -58,6 +58,10 @@ struct Args {
     /// FPTT: keep the trained weights at the end of each epoch instead of W <- W̄.
     #[arg(long)]
     no_epoch_average: bool,
+    /// FPTT: weight γ of the terminal-prediction term (off by default; see
+    /// `FpttConfig::terminal_prediction`).
+    #[arg(long)]
+    terminal_prediction: Option<f64>,
     /// FPTT updates per sequence K (default: one per pixel).
     #[arg(long)]
     chunks: Option<usize>,
@@ -108,6 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             FpttConfig::new()
                 .with_alpha(args.alpha)
                 .with_updates_per_sequence(args.chunks)
+                .with_terminal_prediction(args.terminal_prediction)
                 .with_average_at_epoch_end(!args.no_epoch_average),
         ),
         Learner::Bptt => Method::Bptt(BpttConfig::new().with_truncation(args.truncation)),
@@ -147,6 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "lr": args.lr,
                 "alpha": args.alpha,
                 "chunks": args.chunks,
+                "terminal_prediction": args.terminal_prediction,
                 "epoch_average": !args.no_epoch_average,
                 "truncation": args.truncation,
                 "train_samples": train.len(),
