@@ -65,7 +65,8 @@ struct Args {
     /// FPTT updates per sequence K (default: one per pixel).
     #[arg(long)]
     chunks: Option<usize>,
-    /// BPTT: truncate every N steps (default: the whole sequence).
+    /// BPTT: truncate every N steps and update once per window, with FPTT's linear-ramp loss
+    /// (default: the whole sequence, one update, last-step loss).
     #[arg(long)]
     truncation: Option<usize>,
     /// Use only the first N training images (0: all 60 000).
@@ -115,7 +116,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_terminal_prediction(args.terminal_prediction)
                 .with_average_at_epoch_end(!args.no_epoch_average),
         ),
-        Learner::Bptt => Method::Bptt(BpttConfig::new().with_truncation(args.truncation)),
+        // Truncated BPTT updates once per window, so every step's loss counts (FPTT's
+        // ramp); with the last-step loss only the final window would ever update.
+        Learner::Bptt => Method::Bptt(match args.truncation {
+            Some(window) => BpttConfig::new()
+                .with_truncation(Some(window))
+                .with_loss(LossSchedule::LinearRamp),
+            None => BpttConfig::new(),
+        }),
     };
     eprintln!(
         "{} {}: {} training / {} test images from {}, {} x {} LTC neurons, batch {}",

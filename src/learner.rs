@@ -21,7 +21,10 @@ use crate::step::{Detach, StepModel};
 #[derive(Config, Debug)]
 pub struct BpttConfig {
     /// Update every `k` steps with the state detached in between (truncated BPTT); `None`
-    /// backpropagates through the whole sequence, one update per sequence.
+    /// backpropagates through the whole sequence, one update per sequence. A window updates
+    /// only if its steps carry loss: with the default [`LossSchedule::LastStep`] only the last
+    /// window does, so pair a truncation with [`LossSchedule::LinearRamp`] or
+    /// [`LossSchedule::EveryStep`] for one update per window.
     pub truncation: Option<usize>,
     /// Weight of the task loss at each step.
     #[config(default = "LossSchedule::LastStep")]
