@@ -1,6 +1,8 @@
 //! What a training or validation step of a spiking model hands to burn-train's metrics, and
 //! the step functions that compute it.
 
+use std::sync::OnceLock;
+
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
@@ -22,6 +24,8 @@ pub struct SpikeActivity {
     pub samples: usize,
     /// Steps counted.
     pub steps: usize,
+    /// The counts read back from the device, once, by the first metric that needs them.
+    host_counts: OnceLock<Vec<f64>>,
 }
 
 impl SpikeActivity {
@@ -32,6 +36,7 @@ impl SpikeActivity {
             counts: Vec::new(),
             samples,
             steps: 0,
+            host_counts: OnceLock::new(),
         }
     }
 
@@ -59,19 +64,38 @@ impl SpikeActivity {
                 .collect()
         };
         self.steps += 1;
+        self.host_counts = OnceLock::new();
     }
 
-    /// Mean spikes per neuron and step of layer `index`, read from the device.
+    /// The spike count of every layer, read from the device in one transfer the first time
+    /// any metric asks; later calls reuse it.
+    ///
+    /// # Errors
+    ///
+    /// When the device cannot be read.
+    pub fn host_counts(&self) -> Result<&[f64], burn::tensor::TensorReadError> {
+        if let Some(counts) = self.host_counts.get() {
+            return Ok(counts);
+        }
+        let counts = if self.counts.is_empty() {
+            Vec::new()
+        } else {
+            Tensor::cat(self.counts.clone(), 0).try_into_vec_as::<f64>()?
+        };
+        Ok(self.host_counts.get_or_init(|| counts))
+    }
+
+    /// Mean spikes per neuron and step of layer `index` (0 before any step was recorded).
     ///
     /// # Errors
     ///
     /// When the device cannot be read.
     pub fn rate(&self, index: usize) -> Result<f64, burn::tensor::TensorReadError> {
-        let Some(count) = self.counts.get(index) else {
+        let Some(count) = self.host_counts()?.get(index).copied() else {
             return Ok(0.0);
         };
         let slots = self.samples * self.steps * self.layers[index].neurons;
-        Ok(count.clone().try_into_scalar::<f64>()? / slots.max(1) as f64)
+        Ok(count / slots.max(1) as f64)
     }
 
     /// Synaptic operations per sample: every spike times its layer's fan-out, summed over
@@ -81,10 +105,12 @@ impl SpikeActivity {
     ///
     /// When the device cannot be read.
     pub fn synops_per_sample(&self) -> Result<f64, burn::tensor::TensorReadError> {
-        let mut total = 0.0;
-        for (count, layer) in self.counts.iter().zip(&self.layers) {
-            total += count.clone().try_into_scalar::<f64>()? * layer.fan_out as f64;
-        }
+        let total: f64 = self
+            .host_counts()?
+            .iter()
+            .zip(&self.layers)
+            .map(|(count, layer)| count * layer.fan_out as f64)
+            .sum();
         Ok(total / self.samples.max(1) as f64)
     }
 
@@ -235,5 +261,51 @@ pub fn bptt_train_step<M: SpikingModel>(
             activity,
             updates: 1,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    fn layer(name: &str, neurons: usize, fan_out: usize) -> SpikingLayer {
+        SpikingLayer {
+            name: name.to_string(),
+            neurons,
+            fan_out,
+        }
+    }
+
+    fn spikes(values: Vec<f32>, shape: [usize; 2]) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(values, shape), &crate::default_device())
+    }
+
+    #[test]
+    fn rates_and_synops_follow_the_recorded_spikes() {
+        // 2 samples; layer a: 3 neurons, fan-out 5; layer b: 2 neurons, fan-out 7.
+        let mut activity = SpikeActivity::new(vec![layer("a", 3, 5), layer("b", 2, 7)], 2);
+        assert_eq!(activity.rate(0).unwrap(), 0.0);
+        activity.record(&[
+            spikes(vec![1., 0., 1., 0., 0., 1.], [2, 3]),
+            spikes(vec![0., 0., 1., 0.], [2, 2]),
+        ]);
+        // a: 3 spikes in 6 slots; b: 1 in 4.
+        assert_eq!(activity.rate(0).unwrap(), 0.5);
+        assert_eq!(activity.rate(1).unwrap(), 0.25);
+        // (3 * 5 + 1 * 7) / 2 samples.
+        assert_eq!(activity.synops_per_sample().unwrap(), 11.0);
+
+        // A second step after the counts were read: the reads follow it.
+        activity.record(&[
+            spikes(vec![1., 1., 1., 1., 1., 1.], [2, 3]),
+            spikes(vec![1., 1., 1., 0.], [2, 2]),
+        ]);
+        // a: 9 spikes in 12 slots; b: 4 in 8.
+        assert_eq!(activity.rate(0).unwrap(), 0.75);
+        assert_eq!(activity.rate(1).unwrap(), 0.5);
+        assert_eq!(activity.host_counts().unwrap(), &[9.0, 4.0]);
+        // (9 * 5 + 4 * 7) / 2.
+        assert_eq!(activity.synops_per_sample().unwrap(), 36.5);
     }
 }
