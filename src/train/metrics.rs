@@ -15,19 +15,26 @@ use burn::train::metric::{
 
 use super::output::{SpikeActivity, UpdatesInput};
 
-/// What a [`NumericMetric`] measures: one value per batch, with its description and format.
+/// What a [`NumericMetric`] measures: one value per batch, with its name, description and
+/// format.
 pub trait Measure: Clone + Send + Sync {
     /// What the metric reads from a training or validation step.
     type Input;
 
+    /// Name shown on the dashboard and in the logs.
+    const NAME: &'static str;
+
     /// One sentence shown with the metric.
-    fn description(&self) -> &'static str;
+    const DESCRIPTION: &'static str;
 
     /// Unit shown after the value, if any.
-    fn unit(&self) -> Option<&'static str>;
+    const UNIT: Option<&'static str>;
 
     /// Decimals shown.
-    fn precision(&self) -> usize;
+    const PRECISION: usize;
+
+    /// Whether a larger value is better (burn-train's early stopping and best checkpoint).
+    const HIGHER_IS_BETTER: bool = false;
 
     /// The batch's value and the number of items it averages over (its weight in the epoch
     /// mean).
@@ -58,8 +65,8 @@ impl<M: Measure> NumericMetric<M> {
     }
 
     fn format(&self) -> FormatOptions {
-        let format = FormatOptions::new(self.name.clone()).precision(self.measure.precision());
-        match self.measure.unit() {
+        let format = FormatOptions::new(self.name.clone()).precision(M::PRECISION);
+        match M::UNIT {
             Some(unit) => format.unit(unit),
             None => format,
         }
@@ -74,13 +81,13 @@ impl<M: Measure> Metric for NumericMetric<M> {
     }
 
     fn description(&self) -> Option<String> {
-        Some(self.measure.description().to_string())
+        Some(M::DESCRIPTION.to_string())
     }
 
     fn attributes(&self) -> MetricAttributes {
         NumericAttributes {
-            unit: self.measure.unit().map(str::to_string),
-            higher_is_better: false,
+            unit: M::UNIT.map(str::to_string),
+            higher_is_better: M::HIGHER_IS_BETTER,
         }
         .into()
     }
@@ -118,6 +125,19 @@ impl<M: Measure> Numeric for NumericMetric<M> {
     }
 }
 
+impl<M: Measure + Default> NumericMetric<M> {
+    /// The metric, named [`Measure::NAME`].
+    pub fn new() -> Self {
+        Self::with_name(M::default(), M::NAME)
+    }
+}
+
+impl<M: Measure + Default> Default for NumericMetric<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Mean spikes per neuron and step of one spiking layer, in percent (the layer's index, input
 /// side first, from 0).
 #[derive(Clone, Copy, Debug)]
@@ -126,17 +146,10 @@ pub struct SpikeRate(pub usize);
 impl Measure for SpikeRate {
     type Input = SpikeActivity;
 
-    fn description(&self) -> &'static str {
-        "Spikes per neuron and time step, in percent"
-    }
-
-    fn unit(&self) -> Option<&'static str> {
-        Some("%")
-    }
-
-    fn precision(&self) -> usize {
-        2
-    }
+    const NAME: &'static str = "Spike rate";
+    const DESCRIPTION: &'static str = "Spikes per neuron and time step, in percent";
+    const UNIT: Option<&'static str> = Some("%");
+    const PRECISION: usize = 2;
 
     fn measure(&self, activity: &SpikeActivity) -> Result<(f64, usize), TensorReadError> {
         Ok((activity.rate(self.0)? * 100.0, activity.samples))
@@ -159,7 +172,7 @@ impl SpikeRateMetric {
     /// The rate of the `layer`-th spiking layer (0-based, input side first), shown as
     /// `"Spike rate {name}"`.
     pub fn new(layer: usize, name: &str) -> Self {
-        Self::with_name(SpikeRate(layer), format!("Spike rate {name}"))
+        Self::with_name(SpikeRate(layer), format!("{} {name}", SpikeRate::NAME))
     }
 
     /// One metric per spiking layer of `model`.
@@ -180,17 +193,10 @@ pub struct SynOps;
 impl Measure for SynOps {
     type Input = SpikeActivity;
 
-    fn description(&self) -> &'static str {
-        "Synaptic operations per sample (spikes times fan-out)"
-    }
-
-    fn unit(&self) -> Option<&'static str> {
-        Some("ops")
-    }
-
-    fn precision(&self) -> usize {
-        0
-    }
+    const NAME: &'static str = "SynOps";
+    const DESCRIPTION: &'static str = "Synaptic operations per sample (spikes times fan-out)";
+    const UNIT: Option<&'static str> = Some("ops");
+    const PRECISION: usize = 0;
 
     fn measure(&self, activity: &SpikeActivity) -> Result<(f64, usize), TensorReadError> {
         Ok((activity.synops_per_sample()?, activity.samples))
@@ -200,19 +206,6 @@ impl Measure for SynOps {
 /// Synaptic operations per sample, named `"SynOps"` (see [`SynOps`]).
 pub type SynOpsMetric = NumericMetric<SynOps>;
 
-impl SynOpsMetric {
-    /// The metric, named `"SynOps"`.
-    pub fn new() -> Self {
-        Self::with_name(SynOps, "SynOps")
-    }
-}
-
-impl Default for SynOpsMetric {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// Optimizer updates per batch: the sequence length over `K` with FPTT (one per time step by
 /// default), one per sequence (or truncation window) with BPTT.
 #[derive(Clone, Copy, Debug, Default)]
@@ -221,17 +214,11 @@ pub struct Updates;
 impl Measure for Updates {
     type Input = UpdatesInput;
 
-    fn description(&self) -> &'static str {
-        "Optimizer updates taken per batch of sequences"
-    }
-
-    fn unit(&self) -> Option<&'static str> {
-        None
-    }
-
-    fn precision(&self) -> usize {
-        1
-    }
+    const NAME: &'static str = "Updates per batch";
+    const DESCRIPTION: &'static str = "Optimizer updates taken per batch of sequences";
+    const UNIT: Option<&'static str> = None;
+    const PRECISION: usize = 1;
+    const HIGHER_IS_BETTER: bool = true;
 
     fn measure(&self, updates: &UpdatesInput) -> Result<(f64, usize), TensorReadError> {
         Ok((updates.0 as f64, 1))
@@ -241,19 +228,6 @@ impl Measure for Updates {
 /// Optimizer updates per batch, named `"Updates per batch"` (see [`Updates`]).
 pub type UpdatesMetric = NumericMetric<Updates>;
 
-impl UpdatesMetric {
-    /// The metric, named `"Updates per batch"`.
-    pub fn new() -> Self {
-        Self::with_name(Updates, "Updates per batch")
-    }
-}
-
-impl Default for UpdatesMetric {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// Resident memory of the training process (Linux `VmRSS`), in MiB; NaN where /proc cannot
 /// be read.
 #[derive(Clone, Copy, Debug, Default)]
@@ -262,17 +236,10 @@ pub struct ProcessMemory;
 impl Measure for ProcessMemory {
     type Input = ();
 
-    fn description(&self) -> &'static str {
-        "Resident memory of the process (VmRSS)"
-    }
-
-    fn unit(&self) -> Option<&'static str> {
-        Some("MiB")
-    }
-
-    fn precision(&self) -> usize {
-        1
-    }
+    const NAME: &'static str = "Process memory";
+    const DESCRIPTION: &'static str = "Resident memory of the process (VmRSS)";
+    const UNIT: Option<&'static str> = Some("MiB");
+    const PRECISION: usize = 1;
 
     fn measure(&self, _input: &()) -> Result<(f64, usize), TensorReadError> {
         Ok((crate::report::rss_mib().unwrap_or(f64::NAN), 1))
@@ -281,16 +248,3 @@ impl Measure for ProcessMemory {
 
 /// Process memory, named `"Process memory"` (see [`ProcessMemory`]).
 pub type ProcessMemoryMetric = NumericMetric<ProcessMemory>;
-
-impl ProcessMemoryMetric {
-    /// The metric, named `"Process memory"`.
-    pub fn new() -> Self {
-        Self::with_name(ProcessMemory, "Process memory")
-    }
-}
-
-impl Default for ProcessMemoryMetric {
-    fn default() -> Self {
-        Self::new()
-    }
-}
