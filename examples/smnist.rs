@@ -62,6 +62,10 @@ struct Args {
     /// `FpttConfig::terminal_prediction`).
     #[arg(long)]
     terminal_prediction: Option<f64>,
+    /// FPTT: weight γ of the distribution loss (off by default; the method's reference code
+    /// uses 1; see `FpttConfig::distribution_targets`).
+    #[arg(long)]
+    distribution_targets: Option<f64>,
     /// FPTT updates per sequence K (default: one per pixel).
     #[arg(long)]
     chunks: Option<usize>,
@@ -114,6 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_alpha(args.alpha)
                 .with_updates_per_sequence(args.chunks)
                 .with_terminal_prediction(args.terminal_prediction)
+                .with_distribution_targets(args.distribution_targets)
                 .with_average_at_epoch_end(!args.no_epoch_average),
         ),
         // Truncated BPTT updates once per window, so every step's loss counts (FPTT's
@@ -161,6 +166,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "alpha": args.alpha,
                 "chunks": args.chunks,
                 "terminal_prediction": args.terminal_prediction,
+                "distribution_targets": args.distribution_targets,
                 "epoch_average": !args.no_epoch_average,
                 "truncation": args.truncation,
                 "train_samples": train.len(),

@@ -13,7 +13,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor};
 
 use crate::error::{ConfigError, check};
-use crate::fptt::{Fptt, FpttConfig};
+use crate::fptt::{ClassDistributions, Fptt, FpttConfig, distribution_loss};
 use crate::loss::{LossSchedule, cross_entropy, soft_cross_entropy};
 use crate::step::{Detach, StepModel};
 
@@ -87,6 +87,13 @@ impl Method {
     fn terminal_prediction(&self) -> Option<f64> {
         match self {
             Self::Fptt(config) => config.terminal_prediction,
+            Self::Bptt(_) => None,
+        }
+    }
+
+    fn distribution_targets(&self) -> Option<f64> {
+        match self {
+            Self::Fptt(config) => config.distribution_targets,
             Self::Bptt(_) => None,
         }
     }
@@ -191,6 +198,7 @@ pub struct SequenceLearner<M: StepModel> {
     scheduler: ModuleLrScheduler,
     method: Method,
     fptt: Option<Fptt>,
+    distributions: Option<ClassDistributions>,
     updates: u64,
     epoch: usize,
     batch: usize,
@@ -223,6 +231,7 @@ impl<M: StepModel> SequenceLearner<M> {
             scheduler: scheduler.into(),
             method,
             fptt,
+            distributions: None,
             updates: 0,
             epoch: 1,
             batch: 0,
@@ -260,6 +269,12 @@ impl<M: StepModel> SequenceLearner<M> {
     /// The FPTT state, when training with FPTT.
     pub fn fptt(&self) -> Option<&Fptt> {
         self.fptt.as_ref()
+    }
+
+    /// The running class distributions of FPTT's distribution loss, once a batch has filled
+    /// them (see [`FpttConfig::distribution_targets`]).
+    pub fn class_distributions(&self) -> Option<&ClassDistributions> {
+        self.distributions.as_ref()
     }
 
     /// Optimizer updates taken so far.
@@ -303,6 +318,7 @@ impl<M: StepModel> SequenceLearner<M> {
                 self.model.clone(),
                 x,
                 y.clone(),
+                &mut self.distributions,
                 |model, loss| {
                     let lr = scheduler.step();
                     let grads = update_gradients(method, fptt.as_ref(), &model, loss);
@@ -391,6 +407,9 @@ impl<M: StepModel> SequenceLearner<M> {
         if let Some(fptt) = &self.fptt {
             fptt.save(&self.model, &partial.join("fptt"))?;
         }
+        if let Some(distributions) = &self.distributions {
+            distributions.save(&partial.join(DISTRIBUTIONS_FILE))?;
+        }
         let progress = serde_json::json!({
             "updates": self.updates,
             "epoch": self.epoch,
@@ -469,11 +488,24 @@ impl<M: StepModel> SequenceLearner<M> {
                 &dir.join("fptt"),
             )?);
         }
+        let distributions = dir.join(DISTRIBUTIONS_FILE);
+        if distributions.exists() {
+            let device = learner
+                .model
+                .devices()
+                .first()
+                .cloned()
+                .unwrap_or_else(crate::default_device);
+            learner.distributions = Some(ClassDistributions::load(&distributions, &device)?);
+        }
         learner.updates = counter("updates")?;
         learner.epoch = counter("epoch")? as usize;
         Ok(learner)
     }
 }
+
+/// The file of a checkpoint that holds the [`ClassDistributions`], when the method has them.
+pub(crate) const DISTRIBUTIONS_FILE: &str = "class-distributions.bpk";
 
 /// `dir` with `.suffix` appended to its name.
 fn sibling(dir: &Path, suffix: &str) -> std::path::PathBuf {
@@ -488,7 +520,8 @@ fn sibling(dir: &Path, suffix: &str) -> std::path::PathBuf {
 /// Runs one batch of sequences through `model` the way `method` trains: for each chunk, the
 /// steps from the detached state, the scheduled task loss summed over the chunk, then
 /// `update(model, loss)`, which takes one optimizer update and returns the new model. `observe`
-/// sees the state after every step (for activity statistics).
+/// sees the state after every step (for activity statistics). With FPTT's distribution loss,
+/// `distributions` is created on the first batch and updated at every step.
 ///
 /// Returns the final model, the last step's scores (detached) and the number of updates.
 ///
@@ -501,6 +534,7 @@ pub(crate) fn train_sequence<M: StepModel>(
     mut model: M,
     x: Tensor<3>,
     y: Tensor<1, Int>,
+    distributions: &mut Option<ClassDistributions>,
     mut update: impl FnMut(M, Tensor<1>) -> M,
     mut observe: impl FnMut(&M::State),
 ) -> Result<(M, Tensor<2>, usize), TrainError> {
@@ -514,6 +548,7 @@ pub(crate) fn train_sequence<M: StepModel>(
     let chunk = method.chunk_length(length)?;
     let schedule = method.loss();
     let terminal = method.terminal_prediction();
+    let distribution_weight = method.distribution_targets();
     let mut state = model.init_state(batch, &x.device());
     let mut last_scores = None;
     let mut previous_probs: Option<Tensor<2>> = None;
@@ -544,6 +579,24 @@ pub(crate) fn train_sequence<M: StepModel>(
                     add(soft_cross_entropy(scores.clone(), previous) * (gamma * remaining));
                 }
                 previous_probs = Some(softmax(scores.clone().detach(), 1));
+            }
+            if let Some(gamma) = distribution_weight
+                && t + 1 < length
+            {
+                let classes = scores.dims()[1];
+                let table = distributions.get_or_insert_with(|| ClassDistributions::new(classes));
+                if table.classes() != classes {
+                    return Err(TrainError::Shape(format!(
+                        "the model scores {classes} classes, but the class distributions hold {}",
+                        table.classes()
+                    )));
+                }
+                let remaining = 1.0 - (t + 1) as f64 / length as f64;
+                let targets = table.targets(t, y.clone());
+                if gamma > 0.0 {
+                    add(distribution_loss(scores.clone(), targets) * (gamma * remaining));
+                }
+                table.observe(t, softmax(scores.clone().detach(), 1), y.clone());
             }
             if t + 1 == length {
                 last_scores = Some(scores.detach());

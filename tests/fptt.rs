@@ -6,6 +6,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
+use burn_fptt::fptt::ClassDistributions;
 use burn_fptt::prelude::*;
 use common::{LinearStep, assert_close, values};
 
@@ -184,7 +185,8 @@ fn learner_run(k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
     )
 }
 
-fn learner_run_with(config: FpttConfig) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
+/// The stateless linear classifier of tools/reference_values.py, with SGD lr 0.1.
+fn linear_learner(config: FpttConfig) -> SequenceLearner<LinearStep> {
     let device = default_device().autodiff();
     let model = LinearStep {
         linear: Linear {
@@ -195,8 +197,12 @@ fn learner_run_with(config: FpttConfig) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize)
             bias: None,
         },
     };
-    let mut learner =
-        SequenceLearner::new(model, SgdConfig::new().init(), 0.1, Method::Fptt(config)).unwrap();
+    SequenceLearner::new(model, SgdConfig::new().init(), 0.1, Method::Fptt(config)).unwrap()
+}
+
+/// Its batch: 2 sequences of 4 steps, classes 1 and 0.
+fn learner_batch() -> (Tensor<3>, Tensor<1, Int>) {
+    let device = default_device().autodiff();
     let x = Tensor::<3>::from_floats(
         [
             [[1.0, 0.0], [0.5, 1.0], [-1.0, 2.0], [0.3, 0.3]],
@@ -204,7 +210,12 @@ fn learner_run_with(config: FpttConfig) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize)
         ],
         &device,
     );
-    let y = Tensor::<1, Int>::from_ints([1, 0], &device);
+    (x, Tensor::<1, Int>::from_ints([1, 0], &device))
+}
+
+fn learner_run_with(config: FpttConfig) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
+    let mut learner = linear_learner(config);
+    let (x, y) = learner_batch();
     let stats = learner.train_batch(x, y).unwrap();
     let id = learner.model().linear.weight.id;
     let (mean, multiplier) = learner.fptt().unwrap().averages_of(id).unwrap();
@@ -267,6 +278,99 @@ fn terminal_prediction_term_pulls_towards_the_previous_prediction() {
         [0.216508569, -0.116508569, 0.3739280562, 0.3260719438],
         1e-5,
     );
+}
+
+/// The same batch twice, so that the second pass reads the class distributions the first one
+/// recorded; K = 4.
+fn two_batches(config: FpttConfig) -> SequenceLearner<LinearStep> {
+    let mut learner = linear_learner(config.with_clip_norm(None));
+    for _ in 0..2 {
+        let (x, y) = learner_batch();
+        learner.train_batch(x, y).unwrap();
+    }
+    learner
+}
+
+#[test]
+fn distribution_loss_pulls_early_steps_towards_recorded_class_distributions() {
+    let with = two_batches(FpttConfig::new().with_distribution_targets(Some(2.0)));
+    assert_close(
+        with.model().linear.weight.val(),
+        [[0.2342319601, -0.1342319601], [0.3493402919, 0.3506597081]],
+        1e-5,
+    );
+    // Without the term, the weights differ from the above by about 2e-4.
+    let without = two_batches(FpttConfig::new());
+    assert_close(
+        without.model().linear.weight.val(),
+        [[0.2344249394, -0.1344249394], [0.3491506022, 0.3508493978]],
+        1e-5,
+    );
+    assert!(without.class_distributions().is_none());
+    // Class 1 was misclassified at steps 0 and 1 (its latest distributions are recorded), class
+    // 0 never; the last two steps carry no distribution loss and record nothing.
+    let table = with.class_distributions().unwrap();
+    assert_eq!(table.classes(), 2);
+    let expected = [
+        [[0.0, 0.0], [0.5835053814, 0.4164946186]],
+        [[0.0, 0.0], [0.5543871615, 0.4456128385]],
+        [[0.0, 0.0], [0.0, 0.0]],
+    ];
+    for (t, want) in expected.into_iter().enumerate() {
+        let entry = table
+            .step(t)
+            .cloned()
+            .unwrap_or_else(|| Tensor::zeros([2, 2], &default_device().autodiff()));
+        assert_close(entry, want, 1e-5);
+    }
+}
+
+#[test]
+fn class_distributions_take_the_first_misclassified_sample_of_each_class() {
+    let device = default_device();
+    let mut table = ClassDistributions::new(3);
+    // Class 0: sample 0 right, samples 2 and 3 wrong -> sample 2. Class 1: sample 1 wrong.
+    // Class 2: sample 4 right -> no entry.
+    let probs = Tensor::<2>::from_floats(
+        [
+            [0.8, 0.1, 0.1],
+            [0.5, 0.3, 0.2],
+            [0.1, 0.7, 0.2],
+            [0.2, 0.2, 0.6],
+            [0.1, 0.2, 0.7],
+        ],
+        &device,
+    );
+    let labels = Tensor::<1, Int>::from_ints([0, 1, 0, 0, 2], &device);
+    table.observe(1, probs, labels.clone());
+    assert_eq!(table.len(), 2);
+    assert_close(table.step(0).unwrap().clone(), [[0.0; 3]; 3], 0.0);
+    let recorded = [[0.1, 0.7, 0.2], [0.5, 0.3, 0.2], [0.0, 0.0, 0.0]];
+    assert_close(table.step(1).unwrap().clone(), recorded, 1e-7);
+    // A later batch replaces class 2's entry only; the others are kept.
+    let probs = Tensor::<2>::from_floats([[0.4, 0.35, 0.25], [0.9, 0.05, 0.05]], &device);
+    table.observe(1, probs, Tensor::from_ints([2, 0], &device));
+    let recorded = [[0.1, 0.7, 0.2], [0.5, 0.3, 0.2], [0.4, 0.35, 0.25]];
+    assert_close(table.step(1).unwrap().clone(), recorded, 1e-7);
+    // Each sample's target is its class's entry.
+    let targets = table.targets(1, Tensor::from_ints([2, 2, 1], &device));
+    assert_close(
+        targets,
+        [[0.4, 0.35, 0.25], [0.4, 0.35, 0.25], [0.5, 0.3, 0.2]],
+        1e-7,
+    );
+    // Round trip through a file; a bad file is named in the error.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("table.bpk");
+    table.save(&path).unwrap();
+    let loaded = ClassDistributions::load(&path, &device).unwrap();
+    assert_eq!((loaded.classes(), loaded.len()), (3, 2));
+    assert_close(loaded.step(1).unwrap().clone(), recorded, 0.0);
+    std::fs::write(&path, b"not a table").unwrap();
+    let error = ClassDistributions::load(&path, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("table.bpk"), "{error}");
 }
 
 #[test]
@@ -386,6 +490,14 @@ fn config_values_are_validated() {
         (
             FpttConfig::new().with_clip_norm(Some(-1.0)),
             "FpttConfig.clip_norm",
+        ),
+        (
+            FpttConfig::new().with_terminal_prediction(Some(-0.5)),
+            "FpttConfig.terminal_prediction",
+        ),
+        (
+            FpttConfig::new().with_distribution_targets(Some(f64::NAN)),
+            "FpttConfig.distribution_targets",
         ),
     ];
     for (config, field) in bad {

@@ -67,6 +67,49 @@ fn a_save_interrupted_between_its_renames_keeps_the_previous_checkpoint() {
 }
 
 #[test]
+fn a_checkpoint_keeps_the_class_distributions_and_resuming_repeats_the_run() {
+    let device = cpu_device().autodiff();
+    let method = || Method::Fptt(FpttConfig::new().with_distribution_targets(Some(1.0)));
+    let mut learner = small_learner(method());
+    device.seed(9);
+    let first = batch(&device);
+    let second = batch(&device);
+    learner.train_batch(first.0, first.1).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ck");
+    learner.save(&dir).unwrap();
+    let recorded = learner.class_distributions().unwrap().clone();
+    assert_eq!((recorded.classes(), recorded.len()), (3, 4));
+    let mut resumed = SequenceLearner::load(
+        small_learner(method()).into_model(),
+        AdamaxConfig::new().init(),
+        1e-2,
+        method(),
+        &dir,
+    )
+    .unwrap();
+    let loaded = resumed.class_distributions().unwrap();
+    for t in 0..recorded.len() {
+        assert_eq!(
+            values(loaded.step(t).unwrap().clone()),
+            values(recorded.step(t).unwrap().clone()),
+            "step {t}"
+        );
+    }
+    // Initial membranes are random: the same seed before each run of the second batch.
+    device.seed(11);
+    learner
+        .train_batch(second.0.clone(), second.1.clone())
+        .unwrap();
+    device.seed(11);
+    resumed.train_batch(second.0, second.1).unwrap();
+    assert_eq!(
+        values(resumed.model().readout.gate.weight.val()),
+        values(learner.model().readout.gate.weight.val())
+    );
+}
+
+#[test]
 fn loading_checks_the_method_and_the_files() {
     let learner = small_learner(Method::Fptt(FpttConfig::new()));
     let root = tempfile::tempdir().unwrap();

@@ -221,31 +221,51 @@ def fptt_learner():
         p = np.exp(logits - logits.max(1, keepdims=True))
         return p / p.sum(1, keepdims=True)
 
-    def run(K, gamma=None):
+    def distribution_grad(W, xt, q):
+        """d/dW of mean over batch and classes of -q log softmax(x W); a zero row of q adds 0."""
+        p = probs(W, xt)
+        return xt.T @ (p * q.sum(1, keepdims=True) - q) / q.size
+
+    def run(K, gamma=None, dist=None, batches=1):
         W = np.array([[0.2, -0.1], [0.4, 0.3]]); Wbar = W.copy(); lam = np.zeros((2, 2))
         chunk = -(-T // K)
-        prev = None
-        for start in range(0, T, chunk):
-            g = np.zeros((2, 2))
-            for t in range(start, min(start + chunk, T)):
-                g += (t + 1) / T * ce_grad(W, x[:, t])
-                if gamma is not None:
-                    if prev is not None and 1 - (t + 1) / T > 0:
-                        g += gamma * (1 - (t + 1) / T) * soft_ce_grad(W, x[:, t], prev)
-                    prev = probs(W, x[:, t])
-            g = g + alpha * (W - Wbar) - lam
-            W = W - lr * g
-            lam = lam - alpha * (W - Wbar)
-            Wbar = (1 - beta) * Wbar + beta * W - (beta / alpha) * lam
-        return W, Wbar, lam
+        table = np.zeros((T, 2, 2))  # [step, class, class]
+        for _ in range(batches):
+            prev = None
+            for start in range(0, T, chunk):
+                g = np.zeros((2, 2))
+                for t in range(start, min(start + chunk, T)):
+                    g += (t + 1) / T * ce_grad(W, x[:, t])
+                    if gamma is not None:
+                        if prev is not None and 1 - (t + 1) / T > 0:
+                            g += gamma * (1 - (t + 1) / T) * soft_ce_grad(W, x[:, t], prev)
+                        prev = probs(W, x[:, t])
+                    if dist is not None and t + 1 < T:
+                        g += dist * (1 - (t + 1) / T) * distribution_grad(W, x[:, t], table[t][y])
+                        p = probs(W, x[:, t])
+                        for c in range(2):
+                            wrong = [b for b in range(len(y)) if y[b] == c and p[b].argmax() != c]
+                            if wrong:
+                                table[t][c] = p[wrong[0]]
+                g = g + alpha * (W - Wbar) - lam
+                W = W - lr * g
+                lam = lam - alpha * (W - Wbar)
+                Wbar = (1 - beta) * Wbar + beta * W - (beta / alpha) * lam
+        return W, Wbar, lam, table
 
     print("# FPTT learner on a stateless linear classifier: W, Wbar, lambda after one batch")
     for K in (4, 2):
-        W, Wbar, lam = run(K)
+        W, Wbar, lam, _ = run(K)
         show(f"LEARNER_K{K}_W", W); show(f"LEARNER_K{K}_WBAR", Wbar); show(f"LEARNER_K{K}_LAMBDA", lam)
     print("# the same, K = 4, with the terminal-prediction term, gamma = 0.5")
-    W, Wbar, lam = run(4, gamma=0.5)
+    W, Wbar, lam, _ = run(4, gamma=0.5)
     show("LEARNER_TERMINAL_W", W)
+    print("# K = 4, two batches (the same one twice) with the distribution loss, weight 2")
+    W, Wbar, lam, table = run(4, dist=2.0, batches=2)
+    show("LEARNER_DISTRIBUTION_W", W)
+    show("LEARNER_DISTRIBUTION_TABLE", table)
+    W, _, _, _ = run(4, batches=2)
+    show("LEARNER_TWO_BATCHES_W", W)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,14 @@ pub struct FpttConfig {
     /// against the previous step's (held fixed), so that early predictions move smoothly towards
     /// the terminal one while the task term is still weak.
     pub terminal_prediction: Option<f64>,
+    /// Weight `γ` of the distribution loss of the method's reference code, `None` for none: at
+    /// step `t < T - 1` the loss gains `γ (1 - (t+1)/T) mean_{b,c}(-q_bc log p_bc)`, where `p`
+    /// is this step's prediction and `q_b` the output distribution that the last misclassified
+    /// sample of `b`'s class had at step `t` (a running table, [`ClassDistributions`](
+    /// super::ClassDistributions), kept across batches and checkpointed). Early predictions
+    /// are pulled towards an undecided distribution of the right class while the task loss is
+    /// still weak. The reference code uses `γ = 1`.
+    pub distribution_targets: Option<f64>,
     /// Clip the regularised gradients of all parameters by this global L2 norm; `None` for no
     /// clipping.
     #[config(default = "Some(1.0)")]
@@ -79,6 +87,9 @@ impl FpttConfig {
         }
         if let Some(weight) = self.terminal_prediction {
             check::non_negative("FpttConfig.terminal_prediction", weight)?;
+        }
+        if let Some(weight) = self.distribution_targets {
+            check::non_negative("FpttConfig.distribution_targets", weight)?;
         }
         Ok(())
     }

@@ -19,8 +19,11 @@
 //! `α/2 |W - W̄ - λ/(2α)|²`, whose gradient has `-λ/2` instead of `-λ`.
 
 mod config;
+mod distributions;
 mod state;
 
 pub use config::{FpttConfig, LambdaCorrection};
+pub use distributions::ClassDistributions;
+pub(crate) use distributions::distribution_loss;
 pub use state::Fptt;
 pub(crate) use state::{clip_global_norm, squared_norm};

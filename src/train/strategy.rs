@@ -15,8 +15,8 @@ use burn::train::{
 use super::batch::SequenceBatch;
 use super::output::{SpikeActivity, SpikingOutput};
 use crate::error::ConfigError;
-use crate::fptt::Fptt;
-use crate::learner::{Method, TrainError, train_sequence, update_gradients};
+use crate::fptt::{ClassDistributions, Fptt};
+use crate::learner::{DISTRIBUTIONS_FILE, Method, TrainError, train_sequence, update_gradients};
 use crate::loss::cross_entropy;
 use crate::step::SpikingModel;
 
@@ -158,9 +158,33 @@ impl OnlineStrategy {
         }
     }
 
+    /// The class distributions checkpointed after `epoch`, when there are any.
+    fn class_distributions(
+        &self,
+        resumed_after: Option<usize>,
+        device: &Device,
+    ) -> Result<Option<ClassDistributions>, TrainError> {
+        let Some(epoch) = resumed_after else {
+            return Ok(None);
+        };
+        let path = self.fptt_checkpoint(epoch).join(DISTRIBUTIONS_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        ClassDistributions::load(&path, device)
+            .map(Some)
+            .map_err(|e| TrainError::Checkpoint(format!("cannot resume: {e}")))
+    }
+
     /// Writes FPTT's state of `epoch` (into a `.partial` directory, then renamed) and removes
     /// the states of earlier epochs whose model checkpoint burn-train has deleted.
-    fn save_fptt<M: Module>(&self, fptt: &Fptt, model: &M, epoch: usize) -> Result<(), TrainError> {
+    fn save_fptt<M: Module>(
+        &self,
+        fptt: &Fptt,
+        distributions: Option<&ClassDistributions>,
+        model: &M,
+        epoch: usize,
+    ) -> Result<(), TrainError> {
         let io = |path: &Path, e: std::io::Error| {
             TrainError::Checkpoint(format!("{}: {e}", path.display()))
         };
@@ -172,6 +196,11 @@ impl OnlineStrategy {
         std::fs::create_dir_all(&partial).map_err(|e| io(&partial, e))?;
         fptt.save(model, &partial.join("fptt"))
             .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", partial.display())))?;
+        if let Some(distributions) = distributions {
+            distributions
+                .save(&partial.join(DISTRIBUTIONS_FILE))
+                .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", partial.display())))?;
+        }
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
         }
@@ -197,6 +226,7 @@ struct TrainingRun<'a, M: LearnerModel> {
     strategy: &'a OnlineStrategy,
     learner: Learner<M>,
     fptt: Option<Fptt>,
+    distributions: Option<ClassDistributions>,
     updates: u64,
 }
 
@@ -221,6 +251,7 @@ where
             learner.model(),
             inputs,
             targets.clone(),
+            &mut self.distributions,
             |model, loss| {
                 let grads = update_gradients(method, fptt.as_ref(), &model, loss);
                 learner.lr_step();
@@ -363,8 +394,11 @@ where
         let train = dataloader_train.to_device(&device);
         let valid = dataloader_valid.to_device(&device.clone().inner());
         let resumed_after = (starting_epoch > 1).then(|| starting_epoch - 1);
-        let fptt = match self.fptt_state(&learner.model(), resumed_after) {
-            Ok(fptt) => fptt,
+        let state = self
+            .fptt_state(&learner.model(), resumed_after)
+            .and_then(|fptt| Ok((fptt, self.class_distributions(resumed_after, &device)?)));
+        let (fptt, distributions) = match state {
+            Ok(state) => state,
             Err(error) => {
                 self.fail(&interrupter, error);
                 return (learner.model(), event_processor);
@@ -378,6 +412,7 @@ where
             strategy: self,
             learner,
             fptt,
+            distributions,
             updates: 0,
         };
         let mut checkpointer = checkpointer;
@@ -416,7 +451,12 @@ where
             if let Some(checkpointer) = &mut checkpointer {
                 checkpointer.checkpoint(&run.learner, epoch, &event_store);
                 if let Some(fptt) = &run.fptt
-                    && let Err(error) = self.save_fptt(fptt, &run.learner.model(), epoch)
+                    && let Err(error) = self.save_fptt(
+                        fptt,
+                        run.distributions.as_ref(),
+                        &run.learner.model(),
+                        epoch,
+                    )
                 {
                     self.fail(&interrupter, error);
                     break;
