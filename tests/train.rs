@@ -160,6 +160,14 @@ fn fptt_through_supervised_training_lowers_the_loss_and_checkpoints_every_epoch(
 #[test]
 fn resuming_fptt_from_epoch_1_repeats_the_uninterrupted_run() {
     let _guard = serial();
+    // With the distribution loss, whose table must come back from the checkpoint too.
+    let fptt = || {
+        Method::Fptt(
+            FpttConfig::new()
+                .with_alpha(0.2)
+                .with_distribution_targets(Some(1.0)),
+        )
+    };
     let data = pulses(false);
     let straight_dir = tempfile::tempdir().unwrap();
     let (straight, _) = train(straight_dir.path(), fptt(), 3, None, &data);
@@ -167,6 +175,12 @@ fn resuming_fptt_from_epoch_1_repeats_the_uninterrupted_run() {
     let (first, _) = train(resumed_dir.path(), fptt(), 1, None, &data);
     assert!(first.error.is_none());
     assert_eq!(latest_checkpoint(resumed_dir.path(), true), Some(1));
+    assert!(
+        resumed_dir
+            .path()
+            .join("checkpoint/fptt-1/class-distributions.bpk")
+            .is_file()
+    );
     let (resumed, strategy) = train(resumed_dir.path(), fptt(), 3, Some(1), &data);
     assert_eq!(strategy.failure(), None);
     let (a, b) = (weights(&straight.model), weights(&resumed.model));
