@@ -13,7 +13,8 @@
 
 use std::path::PathBuf;
 
-use burn_fptt::data::idx::{MnistSequence, load_mnist, mnist_dir};
+use burn_fptt::data::idx::{MnistSequence, load_mnist_first, mnist_dir};
+use burn_fptt::data::{DataError, SequenceSet};
 use burn_fptt::prelude::*;
 use burn_fptt::report;
 use clap::{Parser, ValueEnum};
@@ -86,22 +87,18 @@ struct Args {
     data: Option<PathBuf>,
 }
 
-fn limit(set: burn_fptt::data::SequenceSet, n: usize) -> burn_fptt::data::SequenceSet {
-    if n == 0 { set } else { set.take(n) }
+/// The first `n` images of a split (`0`: all of them).
+fn first(dir: &std::path::Path, split: &str, n: usize) -> Result<SequenceSet, DataError> {
+    let n = if n == 0 { usize::MAX } else { n };
+    load_mnist_first(dir, split, MnistSequence::Pixels, n)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let started = std::time::Instant::now();
     let dir = mnist_dir(args.data.as_deref());
-    let mut train = limit(
-        load_mnist(&dir, "train", MnistSequence::Pixels)?,
-        args.train_limit,
-    );
-    let mut test = limit(
-        load_mnist(&dir, "test", MnistSequence::Pixels)?,
-        args.test_limit,
-    );
+    let mut train = first(&dir, "train", args.train_limit)?;
+    let mut test = first(&dir, "test", args.test_limit)?;
     if args.permuted {
         let mut permutation: Vec<usize> = (0..784).collect();
         permutation.shuffle(&mut StdRng::seed_from_u64(args.permutation_seed));

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn_fptt::data::DataError;
-use burn_fptt::data::idx::{MnistSequence, load_mnist, parse_idx, read_idx};
+use burn_fptt::data::idx::{MnistSequence, load_mnist, load_mnist_first, parse_idx, read_idx};
 
 fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
     let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
@@ -126,6 +126,29 @@ fn loads_a_small_mnist_split() {
     assert_eq!(set.labels(), &[5, 0, 9]);
     let rows = load_mnist(dir.path(), "test", MnistSequence::Rows).unwrap();
     assert_eq!((rows.length(), rows.features()), (28, 28));
+    // Pixel i of the file is (i % 256) / 255: image 1 starts at file pixel 784.
+    let (pixels, label) = set.item(1).unwrap();
+    assert_eq!(label, 0);
+    assert_eq!(pixels[0], (784 % 256) as f32 / 255.0);
+    assert_eq!(pixels[783], ((784 + 783) % 256) as f32 / 255.0);
+}
+
+#[test]
+fn loading_the_first_n_images_keeps_those_and_still_checks_the_files() {
+    let dir = mnist_dir(3, &[5, 0, 9]);
+    let first = load_mnist_first(dir.path(), "test", MnistSequence::Pixels, 2).unwrap();
+    assert_eq!((first.len(), first.labels()), (2, &[5u8, 0][..]));
+    let all = load_mnist(dir.path(), "test", MnistSequence::Pixels).unwrap();
+    assert_eq!(first.item(1), all.item(1));
+    let more = load_mnist_first(dir.path(), "test", MnistSequence::Pixels, 10).unwrap();
+    assert_eq!(more.len(), 3);
+    // A bad label after the kept images is still reported.
+    let dir = mnist_dir(3, &[5, 0, 12]);
+    assert_names(
+        load_mnist_first(dir.path(), "test", MnistSequence::Pixels, 1).unwrap_err(),
+        "t10k-labels-idx1-ubyte",
+        &["label 12"],
+    );
 }
 
 #[test]

@@ -150,6 +150,22 @@ pub fn load_mnist(
     split: &str,
     as_sequence: MnistSequence,
 ) -> Result<SequenceSet, DataError> {
+    load_mnist_first(dir, split, as_sequence, usize::MAX)
+}
+
+/// Like [`load_mnist`], keeping only the first `n` images of the split (all when fewer). The
+/// files are checked whole; only the kept images are converted to `f32`, so a small subset
+/// of the 60 000 training images costs a small fraction of the memory.
+///
+/// # Errors
+///
+/// As [`load_mnist`].
+pub fn load_mnist_first(
+    dir: &Path,
+    split: &str,
+    as_sequence: MnistSequence,
+    n: usize,
+) -> Result<SequenceSet, DataError> {
     let (images_path, labels_path) = split_files(dir, split)?;
     let images = read_idx(&images_path)?;
     let labels = read_idx(&labels_path)?;
@@ -182,11 +198,14 @@ pub fn load_mnist(
             format!("label {bad} is not a digit 0..9"),
         ));
     }
-    let inputs: Vec<f32> = images
-        .values
+    let kept = n.min(images.dims[0]);
+    let inputs: Vec<f32> = images.values[..kept * 28 * 28]
         .iter()
         .map(|&p| f32::from(p) / 255.0)
         .collect();
+    drop(images);
+    let mut labels = labels;
+    labels.values.truncate(kept);
     let (length, features) = match as_sequence {
         MnistSequence::Pixels => (784, 1),
         MnistSequence::Rows => (28, 28),
