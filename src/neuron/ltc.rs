@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::common::{
     AdaptiveState, InitialMembrane, ResetMode, check_sequence_input, check_state, check_step_input,
-    fire, reset, scan,
+    fire, gate, reset, scan,
 };
 use crate::error::{ConfigError, check};
 use crate::surrogate::Surrogate;
@@ -236,14 +236,12 @@ impl Ltc {
             Some(recurrent) => current + recurrent.forward(spikes.clone()),
             None => current,
         };
-        let rate = sigmoid(
-            self.membrane_gate
-                .forward(Tensor::cat(vec![current.clone(), membrane.clone()], 1)),
-        );
-        let retention = sigmoid(
-            self.adaptation_gate
-                .forward(Tensor::cat(vec![current.clone(), adaptation.clone()], 1)),
-        );
+        let rate = sigmoid(gate(&self.membrane_gate, current.clone(), membrane.clone()));
+        let retention = sigmoid(gate(
+            &self.adaptation_gate,
+            current.clone(),
+            adaptation.clone(),
+        ));
         // r b + (1 - r) s, written as s + r (b - s).
         let adaptation = spikes.clone() + retention * (adaptation - spikes);
         let threshold = adaptation.clone() * self.adaptation + self.base_threshold;

@@ -6,7 +6,7 @@ use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
-use super::common::{check_sequence_input, check_state, check_step_input, scan};
+use super::common::{check_sequence_input, check_state, check_step_input, gate, scan};
 use super::lif::MIN_TIME_CONSTANT;
 use super::ltc::linear;
 use crate::error::{ConfigError, check};
@@ -136,10 +136,7 @@ impl LtcReadout {
         );
         let drive = self.output.forward(x);
         let previous = state.potential;
-        let rate = sigmoid(
-            self.gate
-                .forward(Tensor::cat(vec![drive.clone(), previous.clone()], 1)),
-        );
+        let rate = sigmoid(gate(&self.gate, drive.clone(), previous.clone()));
         // (1 - k) m + k d, written as m + k (d - m).
         let potential = previous.clone() + rate * (drive - previous);
         (potential.clone(), ReadoutState { potential })
