@@ -70,7 +70,8 @@ impl ClassDistributions {
         }
     }
 
-    /// The soft target of each sample at `step`: its class's entry, `[batch, classes]`.
+    /// The soft target of each sample at `step`: its class's entry, `[batch, classes]` (all
+    /// zeros while the entry is empty). Grows the table with empty entries up to `step`.
     ///
     /// # Panics
     ///
