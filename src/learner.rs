@@ -490,12 +490,7 @@ impl<M: StepModel> SequenceLearner<M> {
         }
         let distributions = dir.join(DISTRIBUTIONS_FILE);
         if distributions.exists() {
-            let device = learner
-                .model
-                .devices()
-                .first()
-                .cloned()
-                .unwrap_or_else(crate::default_device);
+            let device = crate::model_device(&learner.model);
             learner.distributions = Some(ClassDistributions::load(&distributions, &device)?);
         }
         learner.updates = counter("updates")?;
@@ -723,12 +718,7 @@ pub fn fit<M: StepModel>(
         )
         .into());
     }
-    let device = learner
-        .model()
-        .devices()
-        .first()
-        .cloned()
-        .unwrap_or_else(crate::default_device);
+    let device = crate::model_device(learner.model());
     let started = std::time::Instant::now();
     let mut reports = Vec::with_capacity(epochs);
     for _ in 0..epochs {

@@ -117,6 +117,15 @@ pub fn default_device() -> Device {
     device_by_name(&name).unwrap_or_else(|err| panic!("BURN_FPTT_BACKEND: {err}"))
 }
 
+/// The device of `model`'s first parameter, or [`default_device`] for a model without any.
+pub(crate) fn model_device<M: burn::module::Module>(model: &M) -> Device {
+    model
+        .devices()
+        .first()
+        .cloned()
+        .unwrap_or_else(default_device)
+}
+
 /// The types most programs need.
 pub mod prelude {
     pub use crate::error::ConfigError;

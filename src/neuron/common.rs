@@ -166,12 +166,11 @@ pub(crate) const SPLIT_GATE_MIN_BATCH: usize = 256;
 /// backward products, and the concatenation is not copied. Otherwise (BPTT, steps inside an
 /// FPTT-K chunk, inference, small batches) it is one product over the concatenation.
 pub(crate) fn gate(linear: &burn::nn::Linear, drive: Tensor<2>, state: Tensor<2>) -> Tensor<2> {
-    let [batch, _] = drive.dims();
+    let [batch, split] = drive.dims();
     if state.is_tracked() || !drive.is_tracked() || batch < SPLIT_GATE_MIN_BATCH {
         return linear.forward(Tensor::cat(vec![drive, state], 1));
     }
     let [rows, out] = linear.weight.dims();
-    let split = drive.dims()[1];
     let weight = linear.weight.val();
     let top = weight.clone().slice([0..split, 0..out]);
     let bottom = weight.slice([split..rows, 0..out]);

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use burn::module::Module;
+use burn::store::RecordError;
 use burn::tensor::Device;
 use burn::train::train::WorkerFailure;
 use burn::train::{
@@ -194,12 +195,13 @@ impl OnlineStrategy {
             std::fs::remove_dir_all(&partial).map_err(|e| io(&partial, e))?;
         }
         std::fs::create_dir_all(&partial).map_err(|e| io(&partial, e))?;
-        fptt.save(model, &partial.join("fptt"))
-            .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", partial.display())))?;
+        let unsaved =
+            |e: RecordError| TrainError::Checkpoint(format!("{}: {e}", partial.display()));
+        fptt.save(model, &partial.join("fptt")).map_err(unsaved)?;
         if let Some(distributions) = distributions {
             distributions
                 .save(&partial.join(DISTRIBUTIONS_FILE))
-                .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", partial.display())))?;
+                .map_err(unsaved)?;
         }
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
@@ -474,11 +476,7 @@ where
 
 /// The model's device, with gradients on.
 fn training_device<M: Module>(model: &M) -> Device {
-    let device = model
-        .devices()
-        .first()
-        .cloned()
-        .unwrap_or_else(crate::default_device);
+    let device = crate::model_device(model);
     if device.is_autodiff() {
         device
     } else {
