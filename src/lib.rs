@@ -25,6 +25,7 @@
 pub mod data;
 pub mod error;
 pub mod fptt;
+mod fused;
 pub mod learner;
 pub mod loss;
 mod math;

@@ -11,6 +11,7 @@ use burn::tensor::Tensor;
 
 use super::config::{FpttConfig, LambdaCorrection};
 use crate::error::ConfigError;
+use crate::fused;
 
 /// `W̄` and `λ` of one parameter tensor, flattened.
 #[derive(Clone, Debug)]
@@ -95,7 +96,10 @@ struct Regularise<'a> {
     grads: &'a mut GradientsParams,
     alpha: f64,
     lambda_scale: f64,
-    squared_norm: Option<Tensor<1>>,
+    /// The squares summed on the host, by the fused updates.
+    host_squares: f64,
+    /// The squares summed on the device, by the tensor form.
+    device_squares: Option<Tensor<1>>,
 }
 
 impl ModuleVisitor for Regularise<'_> {
@@ -105,33 +109,60 @@ impl ModuleVisitor for Regularise<'_> {
         };
         let weight = param.val().inner();
         let dims = weight.dims();
-        let task = self
-            .grads
-            .remove::<D>(param.id)
-            .map(flat)
-            .unwrap_or_else(|| Tensor::zeros([dims.iter().product::<usize>()], &weight.device()));
-        let grad = task + (flat(weight) - averages.running_mean.clone()) * self.alpha
-            - averages.multiplier.clone() * self.lambda_scale;
-        let squares = grad.clone().square().sum();
-        self.squared_norm = Some(match self.squared_norm.take() {
-            Some(total) => total + squares,
-            None => squares,
-        });
+        let weight = flat(weight);
+        let task = self.grads.remove::<D>(param.id).map(flat);
+        let tensors = [Some(&weight), task.as_ref()];
+        let grad = if tensors.into_iter().flatten().all(fused::fuses)
+            && fused::fuses(&averages.running_mean)
+            && fused::fuses(&averages.multiplier)
+        {
+            let (grad, squares) = fused::regularised_gradient(
+                task,
+                &weight,
+                &averages.running_mean,
+                &averages.multiplier,
+                self.alpha,
+                self.lambda_scale,
+            );
+            self.host_squares += squares;
+            grad
+        } else {
+            let task = task.unwrap_or_else(|| weight.zeros_like());
+            let grad = task + (weight - averages.running_mean.clone()) * self.alpha
+                - averages.multiplier.clone() * self.lambda_scale;
+            let squares = grad.clone().square().sum();
+            self.device_squares = Some(match self.device_squares.take() {
+                Some(total) => total + squares,
+                None => squares,
+            });
+            grad
+        };
         self.grads.register::<D>(param.id, grad.reshape(dims));
     }
 }
 
-/// Multiplies every gradient by one scale (a one-element tensor, so no device sync).
+/// A factor that scales every gradient.
+enum Factor {
+    /// A one-element tensor on the gradients' device, so that no device sync is needed.
+    Device(Box<Tensor<1>>),
+    /// Known on the host already.
+    Host(f64),
+}
+
+/// Multiplies every gradient by one factor.
 struct Scale<'a> {
     grads: &'a mut GradientsParams,
-    scale: Tensor<1>,
+    factor: Factor,
 }
 
 impl ModuleVisitor for Scale<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(grad) = self.grads.remove::<D>(param.id) {
-            let scale = self.scale.clone().reshape([1; D]);
-            self.grads.register::<D>(param.id, grad * scale);
+            let scaled = match &self.factor {
+                Factor::Device(factor) => grad * factor.as_ref().clone().reshape([1; D]),
+                Factor::Host(factor) => grad.mul_scalar(*factor),
+            };
+            self.grads.register::<D>(param.id, scaled);
         }
     }
 }
@@ -165,8 +196,13 @@ impl ModuleMapper for Replace<'_> {
     }
 }
 
-/// Scales all gradients so that their global L2 norm is at most `max_norm` (as PyTorch's
-/// `clip_grad_norm_`: factor `min(1, max_norm / (norm + 1e-6))`).
+/// PyTorch's `clip_grad_norm_` factor for a global norm: `min(1, max_norm / (norm + 1e-6))`.
+fn clip_factor(norm: f64, max_norm: f64) -> f64 {
+    (max_norm / (norm + 1e-6)).min(1.0)
+}
+
+/// Scales all gradients so that their global L2 norm is at most `max_norm` (the factor of
+/// `clip_factor`, computed on the device).
 pub(crate) fn clip_global_norm<M: Module>(
     model: &M,
     grads: &mut GradientsParams,
@@ -177,7 +213,10 @@ pub(crate) fn clip_global_norm<M: Module>(
         .recip()
         .mul_scalar(max_norm)
         .clamp_max(1.0);
-    model.visit(&mut Scale { grads, scale });
+    model.visit(&mut Scale {
+        grads,
+        factor: Factor::Device(Box::new(scale)),
+    });
 }
 
 /// The squared global L2 norm of the gradients of `model`'s trainable parameters.
@@ -252,11 +291,28 @@ impl Fptt {
             grads: &mut grads,
             alpha: self.config.alpha,
             lambda_scale: self.lambda_scale(),
-            squared_norm: None,
+            host_squares: 0.0,
+            device_squares: None,
         };
         model.visit(&mut visitor);
-        if let (Some(max_norm), Some(squared)) = (self.config.clip_norm, visitor.squared_norm) {
-            clip_global_norm(model, &mut grads, squared, max_norm);
+        let Some(max_norm) = self.config.clip_norm else {
+            return grads;
+        };
+        match visitor.device_squares {
+            Some(squared) => {
+                let squared = squared + visitor.host_squares;
+                clip_global_norm(model, &mut grads, squared, max_norm);
+            }
+            // All fused: the norm is on the host already, and a factor of 1 needs no pass.
+            None => {
+                let factor = clip_factor(visitor.host_squares.sqrt(), max_norm);
+                if factor < 1.0 {
+                    model.visit(&mut Scale {
+                        grads: &mut grads,
+                        factor: Factor::Host(factor),
+                    });
+                }
+            }
         }
         grads
     }
@@ -309,16 +365,34 @@ impl Fptt {
     pub fn after_step<M: Module>(&mut self, model: &M) {
         let weights = trainable(model);
         let (alpha, beta) = (self.config.alpha, self.config.beta);
-        for (id, averages) in self.params.iter_mut() {
-            let Some(weight) = weights.get(id) else {
+        // Taken out of the map so that the fused update can write them in place.
+        for (id, averages) in std::mem::take(&mut self.params) {
+            let Some(weight) = weights.get(&id) else {
+                self.params.insert(id, averages);
                 continue;
             };
-            let multiplier = averages.multiplier.clone()
-                - (weight.clone() - averages.running_mean.clone()) * alpha;
-            averages.running_mean = averages.running_mean.clone() * (1.0 - beta)
-                + weight.clone() * beta
-                - multiplier.clone() * (beta / alpha);
-            averages.multiplier = multiplier;
+            let Averages {
+                running_mean,
+                multiplier,
+            } = averages;
+            let (running_mean, multiplier) = if [weight, &running_mean, &multiplier]
+                .into_iter()
+                .all(fused::fuses)
+            {
+                fused::after_step(weight, running_mean, multiplier, alpha, beta)
+            } else {
+                let multiplier = multiplier - (weight.clone() - running_mean.clone()) * alpha;
+                let running_mean = running_mean * (1.0 - beta) + weight.clone() * beta
+                    - multiplier.clone() * (beta / alpha);
+                (running_mean, multiplier)
+            };
+            self.params.insert(
+                id,
+                Averages {
+                    running_mean,
+                    multiplier,
+                },
+            );
         }
     }
 

@@ -5,6 +5,8 @@ use burn::optim::decay::{WeightDecay, WeightDecayConfig};
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
+use crate::fused::{self, AdamaxBuffers, AdamaxScalars};
+
 /// Configuration of [`Adamax`]; the defaults are PyTorch's.
 ///
 /// ```
@@ -96,6 +98,54 @@ impl AdamaxConfig {
     }
 }
 
+impl Adamax {
+    /// The step as one fused loop on a CPU backend (see `crate::fused`): the same operations,
+    /// in the same order, as the tensor form in [`Optimizer::step`].
+    fn fused_step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdamaxState<D>>,
+    ) -> (Tensor<D>, Option<AdamaxState<D>>) {
+        let dims = tensor.dims();
+        let n = tensor.shape().num_elements();
+        let (time, moment, infinity_norm) = match state {
+            Some(state) => (
+                state.time + 1,
+                state.moment.reshape([n]),
+                state.infinity_norm.reshape([n]),
+            ),
+            // Written over at the first step.
+            None => (
+                1,
+                Tensor::empty([n], &tensor.device()),
+                Tensor::empty([n], &tensor.device()),
+            ),
+        };
+        let scalars = AdamaxScalars {
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+            step_size: lr / (1.0 - self.beta_1.powi(time as i32)),
+        };
+        let buffers = AdamaxBuffers {
+            weight: tensor.reshape([n]),
+            moment,
+            infinity_norm,
+        };
+        let updated = fused::adamax_step(&grad.reshape([n]), buffers, time == 1, scalars);
+        (
+            updated.weight.reshape(dims),
+            Some(AdamaxState {
+                time,
+                moment: updated.moment.reshape(dims),
+                infinity_norm: updated.infinity_norm.reshape(dims),
+            }),
+        )
+    }
+}
+
 impl Optimizer for Adamax {
     type State<const D: usize> = AdamaxState<D>;
 
@@ -110,6 +160,12 @@ impl Optimizer for Adamax {
             Some(decay) => decay.transform(grad, tensor.clone()),
             None => grad,
         };
+        let state_fuses = state
+            .as_ref()
+            .is_none_or(|state| fused::fuses(&state.moment) && fused::fuses(&state.infinity_norm));
+        if state_fuses && fused::fuses(&tensor) && fused::fuses(&grad) {
+            return self.fused_step(lr, tensor, grad, state);
+        }
         let bound = grad.clone().abs() + self.epsilon;
         let (time, moment, infinity_norm) = match state {
             Some(state) => (

@@ -1,0 +1,175 @@
+//! The fused loops on plain slices, in the floating-point operation order of the tensor forms
+//! they replace (`Fptt::regularise`, `Adamax`'s step, `Fptt::after_step`).
+
+use super::AdamaxScalars;
+
+/// Turns the task gradient in `gradient` into the regularised one, in place.
+pub(crate) fn regularised_gradient(
+    gradient: &mut [f32],
+    weight: &[f32],
+    running_mean: &[f32],
+    multiplier: &[f32],
+    alpha: f32,
+    lambda_scale: f32,
+) {
+    let terms = weight.iter().zip(running_mean).zip(multiplier);
+    for (gradient, ((&weight, &mean), &multiplier)) in gradient.iter_mut().zip(terms) {
+        *gradient = (*gradient + (weight - mean) * alpha) - multiplier * lambda_scale;
+    }
+}
+
+/// `Σ v²` in f64, over independent lanes so that the loop vectorises.
+pub(crate) fn sum_of_squares(values: &[f32]) -> f64 {
+    const LANES: usize = 16;
+    let chunks = values.chunks_exact(LANES);
+    let rest: f64 = chunks.remainder().iter().map(|&v| f64::from(v * v)).sum();
+    let mut lanes = [0.0f64; LANES];
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f64::from(v * v);
+        }
+    }
+    lanes.iter().sum::<f64>() + rest
+}
+
+pub(crate) fn adamax_step(
+    grad: &[f32],
+    weight: &mut [f32],
+    moment: &mut [f32],
+    infinity_norm: &mut [f32],
+    first: bool,
+    scalars: AdamaxScalars,
+) {
+    // The scalars as the tensor form computes them: in f64, then rounded to f32.
+    let beta_1 = scalars.beta_1 as f32;
+    let keep_grad = (1.0 - scalars.beta_1) as f32;
+    let beta_2 = scalars.beta_2 as f32;
+    let epsilon = scalars.epsilon as f32;
+    let step_size = scalars.step_size as f32;
+    let zipped = weight
+        .iter_mut()
+        .zip(moment.iter_mut())
+        .zip(infinity_norm.iter_mut())
+        .zip(grad);
+    for (((weight, moment), norm), &grad) in zipped {
+        let bound = grad.abs() + epsilon;
+        if first {
+            *moment = grad * keep_grad;
+            *norm = bound;
+        } else {
+            *moment = *moment * beta_1 + grad * keep_grad;
+            *norm = (*norm * beta_2).max(bound);
+        }
+        *weight -= *moment / *norm * step_size;
+    }
+}
+
+pub(crate) fn after_step(
+    weight: &[f32],
+    running_mean: &mut [f32],
+    multiplier: &mut [f32],
+    alpha: f64,
+    beta: f64,
+) {
+    // The scalars as the tensor form computes them: in f64, then rounded to f32.
+    let (keep, ratio) = ((1.0 - beta) as f32, (beta / alpha) as f32);
+    let (alpha, beta) = (alpha as f32, beta as f32);
+    for ((mean, multiplier), &weight) in running_mean.iter_mut().zip(multiplier).zip(weight) {
+        let updated = *multiplier - (weight - *mean) * alpha;
+        *mean = (*mean * keep + weight * beta) - updated * ratio;
+        *multiplier = updated;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regularised_gradient_adds_the_closed_form_term() {
+        // g + α (W − W̄) − s λ with α = 2, s = 1, worked by hand:
+        // 1 + 2 (0.5 − 0.25) − 0.5 = 1;  −2 + 2 (1 − 2) − (−1) = −3.
+        let mut gradient = [1.0, -2.0];
+        regularised_gradient(
+            &mut gradient,
+            &[0.5, 1.0],
+            &[0.25, 2.0],
+            &[0.5, -1.0],
+            2.0,
+            1.0,
+        );
+        assert_eq!(gradient, [1.0, -3.0]);
+        // s = 0.5 (the paper's λ/2): 1 + 0.5 − 0.25 = 1.25.
+        let mut gradient = [1.0];
+        regularised_gradient(&mut gradient, &[0.5], &[0.25], &[0.5], 2.0, 0.5);
+        assert_eq!(gradient, [1.25]);
+    }
+
+    #[test]
+    fn sum_of_squares_counts_the_tail_past_the_lanes() {
+        let values: Vec<f32> = (1..=20).map(|k| k as f32).collect();
+        // 1² + ... + 20² = 20 · 21 · 41 / 6.
+        assert_eq!(sum_of_squares(&values), 2870.0);
+        assert_eq!(sum_of_squares(&[]), 0.0);
+    }
+
+    #[test]
+    fn adamax_step_follows_the_first_and_later_updates() {
+        let scalars = AdamaxScalars {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+            step_size: 0.1,
+        };
+        let (mut weight, mut moment, mut norm) = ([1.0f32, 1.0], [7.0f32, 7.0], [7.0f32, 7.0]);
+        // First step: m = 0.1 g, u = |g| + ε (whatever the buffers held); W −= 0.1 m / u.
+        adamax_step(
+            &[0.5, -2.0],
+            &mut weight,
+            &mut moment,
+            &mut norm,
+            true,
+            scalars,
+        );
+        let close = |a: f32, b: f64| (f64::from(a) - b).abs() < 1e-6;
+        assert!(
+            close(moment[0], 0.05) && close(moment[1], -0.2),
+            "{moment:?}"
+        );
+        assert!(close(norm[0], 0.5) && close(norm[1], 2.0), "{norm:?}");
+        assert!(
+            close(weight[0], 0.99) && close(weight[1], 1.01),
+            "{weight:?}"
+        );
+        // Second step with g = (0, 1): m = (0.045, −0.08), u = (0.4995, 1.998).
+        adamax_step(
+            &[0.0, 1.0],
+            &mut weight,
+            &mut moment,
+            &mut norm,
+            false,
+            scalars,
+        );
+        assert!(
+            close(moment[0], 0.045) && close(moment[1], -0.08),
+            "{moment:?}"
+        );
+        assert!(close(norm[0], 0.4995) && close(norm[1], 1.998), "{norm:?}");
+        let expected = [0.99 - 0.1 * 0.045 / 0.4995, 1.01 + 0.1 * 0.08 / 1.998];
+        assert!(
+            close(weight[0], expected[0]) && close(weight[1], expected[1]),
+            "{weight:?}"
+        );
+    }
+
+    #[test]
+    fn after_step_updates_the_multiplier_before_the_average() {
+        // α = β = 0.5. λ' = λ − α (W − W̄); W̄' = (1 − β) W̄ + β W − (β/α) λ', worked by hand:
+        // W = 1, W̄ = 0.5, λ = 0.25: λ' = 0, W̄' = 0.25 + 0.5 − 0 = 0.75;
+        // W = 0, W̄ = 1, λ = 0: λ' = 0.5, W̄' = 0.5 + 0 − 0.5 = 0.
+        let (mut mean, mut multiplier) = ([0.5f32, 1.0], [0.25f32, 0.0]);
+        after_step(&[1.0, 0.0], &mut mean, &mut multiplier, 0.5, 0.5);
+        assert_eq!(multiplier, [0.0, 0.5]);
+        assert_eq!(mean, [0.75, 0.0]);
+    }
+}

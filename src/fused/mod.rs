@@ -1,0 +1,250 @@
+//! Fused element-wise updates for the per-parameter work of an online step.
+//!
+//! An FPTT update touches every trainable parameter three times after the backward pass: the
+//! regularised gradient `g + α (W − W̄) − λ`, the optimizer step, and the `λ`/`W̄` updates. Written
+//! with tensor operations these are about 26 passes over the parameters, each allocating a fresh
+//! buffer. On a CPU backend each of the three is one loop here: it reads its inputs once and writes
+//! its outputs in place when it holds the only reference to them.
+//!
+//! The callers check [`fuses`] for every tensor of an update and run its tensor-operation form
+//! when a tensor is not an f32 tensor of a CPU backend (ndarray, flex). That form is the
+//! reference: it runs on every backend (wgpu fuses it by itself), and it defines the order of the
+//! floating-point operations the loops follow, so that both give the same bits.
+
+mod host;
+mod kernels;
+
+use burn::tensor::Tensor;
+
+use host::Buffer;
+pub(crate) use host::fuses;
+
+/// The first-moment and infinity-norm state of one Adamax step, flattened.
+pub(crate) struct AdamaxBuffers {
+    pub(crate) weight: Tensor<1>,
+    pub(crate) moment: Tensor<1>,
+    pub(crate) infinity_norm: Tensor<1>,
+}
+
+/// Scalars of one Adamax step (see [`crate::optim::Adamax`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdamaxScalars {
+    pub(crate) beta_1: f64,
+    pub(crate) beta_2: f64,
+    pub(crate) epsilon: f64,
+    pub(crate) step_size: f64,
+}
+
+/// `task + α (W − W̄) − s λ` (`task` zero when absent), written over `task` where no other handle
+/// shares it, and the sum of its squares in f64.
+///
+/// # Panics
+///
+/// When a tensor does not pass [`fuses`].
+pub(crate) fn regularised_gradient(
+    task: Option<Tensor<1>>,
+    weight: &Tensor<1>,
+    running_mean: &Tensor<1>,
+    multiplier: &Tensor<1>,
+    alpha: f64,
+    lambda_scale: f64,
+) -> (Tensor<1>, f64) {
+    let mut gradient = Buffer::writable(task.unwrap_or_else(|| weight.zeros_like()));
+    let values = gradient.values_mut();
+    Buffer::read(weight, |weight| {
+        Buffer::read(running_mean, |mean| {
+            Buffer::read(multiplier, |multiplier| {
+                kernels::regularised_gradient(
+                    values,
+                    weight,
+                    mean,
+                    multiplier,
+                    alpha as f32,
+                    lambda_scale as f32,
+                )
+            })
+        })
+    });
+    let squares = kernels::sum_of_squares(values);
+    (gradient.into_tensor(), squares)
+}
+
+/// One Adamax step with gradient `grad`, writing the weight and the state in place where no other
+/// handle shares them; `first` when the state starts at this step (`m = (1 − β1) g`,
+/// `u = |g| + ε`, whatever `state` holds).
+///
+/// # Panics
+///
+/// When a tensor does not pass [`fuses`].
+pub(crate) fn adamax_step(
+    grad: &Tensor<1>,
+    state: AdamaxBuffers,
+    first: bool,
+    scalars: AdamaxScalars,
+) -> AdamaxBuffers {
+    let mut weight = Buffer::writable(state.weight);
+    let mut moment = Buffer::writable(state.moment);
+    let mut infinity_norm = Buffer::writable(state.infinity_norm);
+    Buffer::read(grad, |grad| {
+        kernels::adamax_step(
+            grad,
+            weight.values_mut(),
+            moment.values_mut(),
+            infinity_norm.values_mut(),
+            first,
+            scalars,
+        )
+    });
+    AdamaxBuffers {
+        weight: weight.into_tensor(),
+        moment: moment.into_tensor(),
+        infinity_norm: infinity_norm.into_tensor(),
+    }
+}
+
+/// FPTT's post-step update `λ ← λ − α (W − W̄)`, then `W̄ ← (1 − β) W̄ + β W − (β/α) λ`, in
+/// place where no other handle shares them; returns `(W̄, λ)`.
+///
+/// # Panics
+///
+/// When a tensor does not pass [`fuses`].
+pub(crate) fn after_step(
+    weight: &Tensor<1>,
+    running_mean: Tensor<1>,
+    multiplier: Tensor<1>,
+    alpha: f64,
+    beta: f64,
+) -> (Tensor<1>, Tensor<1>) {
+    let mut running_mean = Buffer::writable(running_mean);
+    let mut multiplier = Buffer::writable(multiplier);
+    Buffer::read(weight, |weight| {
+        kernels::after_step(
+            weight,
+            running_mean.values_mut(),
+            multiplier.values_mut(),
+            alpha,
+            beta,
+        )
+    });
+    (running_mean.into_tensor(), multiplier.into_tensor())
+}
+
+#[cfg(all(test, any(feature = "ndarray", feature = "flex")))]
+mod tests {
+    use burn::tensor::{Device, Distribution, TensorData};
+
+    use super::*;
+
+    /// The CPU devices this build fuses on (whatever `BURN_FPTT_BACKEND` says).
+    fn cpu_devices() -> Vec<Device> {
+        crate::enabled_backends()
+            .into_iter()
+            .filter(|name| *name != "wgpu")
+            .map(|name| crate::device_by_name(name).expect("an enabled backend"))
+            .collect()
+    }
+
+    fn values(tensor: &Tensor<1>) -> Vec<f32> {
+        tensor.to_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn random(n: usize, device: &Device) -> Tensor<1> {
+        Tensor::random([n], Distribution::Uniform(-1.0, 1.0), device)
+    }
+
+    #[test]
+    fn fused_updates_give_the_bits_of_the_tensor_forms() {
+        let (alpha, beta, lambda_scale) = (0.5, 0.3, 1.0);
+        for device in cpu_devices() {
+            device.seed(3);
+            // 1 003 elements: not a multiple of any SIMD width.
+            let [task, weight, mean, multiplier] = [0; 4].map(|_| random(1003, &device));
+            let expected = task.clone() + (weight.clone() - mean.clone()) * alpha
+                - multiplier.clone() * lambda_scale;
+            let (gradient, squares) =
+                regularised_gradient(Some(task), &weight, &mean, &multiplier, alpha, lambda_scale);
+            assert_eq!(values(&gradient), values(&expected), "{device:?}");
+            let expected_squares: f64 = values(&expected).iter().map(|&g| f64::from(g * g)).sum();
+            assert!((squares - expected_squares).abs() < 1e-9 * expected_squares);
+
+            let expected_multiplier = multiplier.clone() - (weight.clone() - mean.clone()) * alpha;
+            let expected_mean = mean.clone() * (1.0 - beta) + weight.clone() * beta
+                - expected_multiplier.clone() * (beta / alpha);
+            let (mean, multiplier) = after_step(&weight, mean, multiplier, alpha, beta);
+            assert_eq!(values(&multiplier), values(&expected_multiplier));
+            assert_eq!(values(&mean), values(&expected_mean));
+
+            let scalars = AdamaxScalars {
+                beta_1: 0.9,
+                beta_2: 0.999,
+                epsilon: 1e-8,
+                step_size: 3e-3 / (1.0 - 0.9f64.powi(2)),
+            };
+            let [moment, norm] = [0; 2].map(|_| random(1003, &device).abs());
+            let bound = gradient.clone().abs() + scalars.epsilon;
+            let expected_moment = moment.clone() * scalars.beta_1 + gradient.clone() * (1.0 - 0.9);
+            let expected_norm = (norm.clone() * scalars.beta_2).max_pair(bound);
+            let expected_weight = weight.clone()
+                - expected_moment.clone() / expected_norm.clone() * scalars.step_size;
+            let state = AdamaxBuffers {
+                weight,
+                moment,
+                infinity_norm: norm,
+            };
+            let updated = adamax_step(&gradient, state, false, scalars);
+            assert_eq!(values(&updated.moment), values(&expected_moment));
+            assert_eq!(values(&updated.infinity_norm), values(&expected_norm));
+            assert_eq!(values(&updated.weight), values(&expected_weight));
+        }
+    }
+
+    #[test]
+    fn shared_tensors_are_copied_not_written() {
+        for device in cpu_devices() {
+            let weight = Tensor::<1>::from_data(TensorData::from([1.0f32, 0.0]), &device);
+            let mean = Tensor::<1>::from_data(TensorData::from([0.5f32, 1.0]), &device);
+            let multiplier = Tensor::<1>::from_data(TensorData::from([0.25f32, 0.0]), &device);
+            let (kept_mean, kept_multiplier) = (mean.clone(), multiplier.clone());
+            let (mean, _) = after_step(&weight, mean, multiplier, 0.5, 0.5);
+            assert_eq!(values(&mean), [0.75, 0.0], "{device:?}");
+            assert_eq!(values(&kept_mean), [0.5, 1.0], "{device:?}");
+            assert_eq!(values(&kept_multiplier), [0.25, 0.0], "{device:?}");
+
+            let kept_weight = weight.clone();
+            let task = Tensor::<1>::from_data(TensorData::from([1.0f32, -2.0]), &device);
+            let kept_task = task.clone();
+            let (gradient, squares) =
+                regularised_gradient(Some(task), &weight, &kept_mean, &kept_multiplier, 2.0, 1.0);
+            // 1 + 2 (1 − 0.5) − 0.25 = 1.75;  −2 + 2 (0 − 1) − 0 = −4.
+            assert_eq!(values(&gradient), [1.75, -4.0]);
+            assert_eq!(squares, 1.75 * 1.75 + 16.0);
+            assert_eq!(values(&kept_task), [1.0, -2.0]);
+            let state = AdamaxBuffers {
+                weight,
+                moment: kept_mean.clone(),
+                infinity_norm: kept_multiplier.clone() + 1.0,
+            };
+            let scalars = AdamaxScalars {
+                beta_1: 0.9,
+                beta_2: 0.999,
+                epsilon: 1e-8,
+                step_size: 0.1,
+            };
+            let updated = adamax_step(&gradient, state, false, scalars);
+            assert_ne!(values(&updated.weight), [1.0, 0.0]);
+            assert_eq!(values(&kept_weight), [1.0, 0.0]);
+            assert_eq!(values(&kept_mean), [0.5, 1.0]);
+        }
+    }
+
+    #[test]
+    fn autodiff_and_other_dtypes_are_not_fused() {
+        for device in cpu_devices() {
+            let tensor = Tensor::<1>::from_floats([1.0, 2.0], &device);
+            assert!(fuses(&tensor));
+            let tracked = Tensor::<1>::from_floats([1.0, 2.0], &device.clone().autodiff());
+            assert!(!fuses(&tracked));
+            assert!(!fuses(&tensor.cast(burn::tensor::DType::F64)));
+        }
+    }
+}
