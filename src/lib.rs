@@ -138,7 +138,7 @@ pub mod prelude {
     pub use crate::loss::{LossSchedule, cross_entropy};
     pub use crate::model::{SpikingClassifier, SpikingClassifierConfig};
     pub use crate::neuron::{
-        AdaptiveState, Alif, AlifConfig, AlifState, InitialMembrane, LeakyReadout,
+        AdaptiveState, Alif, AlifConfig, AlifState, Gate, InitialMembrane, LeakyReadout,
         LeakyReadoutConfig, Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig,
         LtcState, ReadoutState, ResetMode,
     };

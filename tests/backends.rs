@@ -30,12 +30,12 @@ fn run(device: &Device) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     let (scores, _) = readout.forward(spikes.clone(), None);
     let grads = (scores.clone().powi_scalar(2).sum() + last.membrane.clone().sum()).backward();
     let mut grad = values(ltc.input.weight.grad(&grads).unwrap());
-    grad.extend(values(ltc.membrane_gate.weight.grad(&grads).unwrap()));
-    grad.extend(values(ltc.adaptation_gate.weight.grad(&grads).unwrap()));
+    grad.extend(values(ltc.membrane_gate.weight_grad(&grads).unwrap()));
+    grad.extend(values(ltc.adaptation_gate.weight_grad(&grads).unwrap()));
     grad.extend(values(
         ltc.recurrent.as_ref().unwrap().weight.grad(&grads).unwrap(),
     ));
-    grad.extend(values(readout.gate.weight.grad(&grads).unwrap()));
+    grad.extend(values(readout.gate.weight_grad(&grads).unwrap()));
     (values(spikes), values(scores), values(last.membrane), grad)
 }
 

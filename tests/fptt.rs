@@ -415,24 +415,30 @@ fn closed_form_gradient_equals_autodiff_of_the_regulariser() {
                 compared += 1;
             }
         };
+        let mut weights = Vec::new();
+        let mut biases = Vec::new();
         for layer in &model.layers {
-            for linear in [&layer.input, &layer.membrane_gate, &layer.adaptation_gate] {
-                check(
-                    values(autodiff.get::<2>(linear.weight.id).unwrap()),
-                    values(closed.get::<2>(linear.weight.id).unwrap()),
-                );
-                let bias = linear.bias.as_ref().unwrap().id;
-                check(
-                    values(autodiff.get::<1>(bias).unwrap()),
-                    values(closed.get::<1>(bias).unwrap()),
-                );
+            weights.push(layer.input.weight.id);
+            biases.push(layer.input.bias.as_ref().unwrap().id);
+            for gate in [&layer.membrane_gate, &layer.adaptation_gate] {
+                weights.extend([gate.drive_weight.id, gate.state_weight.id]);
+                biases.push(gate.bias.as_ref().unwrap().id);
             }
         }
-        let gate = model.readout.gate.weight.id;
-        check(
-            values(autodiff.get::<2>(gate).unwrap()),
-            values(closed.get::<2>(gate).unwrap()),
-        );
+        let gate = &model.readout.gate;
+        weights.extend([gate.drive_weight.id, gate.state_weight.id]);
+        for id in weights {
+            check(
+                values(autodiff.get::<2>(id).unwrap()),
+                values(closed.get::<2>(id).unwrap()),
+            );
+        }
+        for id in biases {
+            check(
+                values(autodiff.get::<1>(id).unwrap()),
+                values(closed.get::<1>(id).unwrap()),
+            );
+        }
         assert!(
             compared > 500 && magnitude > 1e-3,
             "{compared} values, sum |g| = {magnitude}"

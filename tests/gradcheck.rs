@@ -55,11 +55,11 @@ fn build(theta: &[f64], surrogate: &Surrogate, device: &Device) -> (Ltc, LtcRead
         .init(device);
     ltc.input = linear(parts[0], Some(parts[1]), device);
     ltc.recurrent = Some(linear(parts[2], None, device));
-    ltc.membrane_gate = linear(parts[3], Some(parts[4]), device);
-    ltc.adaptation_gate = linear(parts[5], Some(parts[6]), device);
+    ltc.membrane_gate = Gate::from_linear(linear(parts[3], Some(parts[4]), device), 3);
+    ltc.adaptation_gate = Gate::from_linear(linear(parts[5], Some(parts[6]), device), 3);
     let mut readout = LtcReadoutConfig::new(3, 2).init(device);
     readout.output = linear(parts[7], Some(parts[8]), device);
-    readout.gate = linear(parts[9], Some(parts[10]), device);
+    readout.gate = Gate::from_linear(linear(parts[9], Some(parts[10]), device), 2);
     (ltc, readout)
 }
 
@@ -100,10 +100,16 @@ fn autodiff_gradient(theta: &[f64], surrogate: &Surrogate, device: &Device) -> V
             values(l.bias.as_ref().unwrap().grad(&grads).unwrap()),
         )
     };
-    let (wm, bm) = grad_of(&ltc.membrane_gate);
-    let (wa, ba) = grad_of(&ltc.adaptation_gate);
+    let gate_grad_of = |g: &Gate| {
+        (
+            values(g.weight_grad(&grads).unwrap()),
+            values(g.bias.as_ref().unwrap().grad(&grads).unwrap()),
+        )
+    };
+    let (wm, bm) = gate_grad_of(&ltc.membrane_gate);
+    let (wa, ba) = gate_grad_of(&ltc.adaptation_gate);
     let (wo, bo) = grad_of(&readout.output);
-    let (wk, bk) = grad_of(&readout.gate);
+    let (wk, bk) = gate_grad_of(&readout.gate);
     let mut all = out;
     for part in [input_bias, recurrent, wm, bm, wa, ba, wo, bo, wk, bk] {
         all.extend(part);

@@ -37,25 +37,36 @@ fn digit_rows(seed: u64) -> (SequenceSet, SequenceSet) {
         .split(0.2, seed)
 }
 
+/// Over the four seeds of RESULTS.md, FPTT's mean test accuracy is within 2 points of BPTT's and
+/// no FPTT run falls below 0.90. One seed alone is not a fair test: single runs move by 2-3 points
+/// with the rounding of a product (359 test digits, one digit is 0.28 points), in both directions.
 #[test]
 fn fptt_matches_bptt_on_the_digits() {
     let _serial = serial();
-    let (train, test) = digit_rows(42);
-    let mut accuracy = Vec::new();
-    let fptt = FpttConfig::new().with_alpha(0.2);
-    for method in [Method::Fptt(fptt), Method::Bptt(BpttConfig::new())] {
-        let name = method.name();
-        let mut learner = learner(method, 42, 128, 1e-2);
-        let reports = fit(&mut learner, &train, &test, EPOCHS, 32, 42, |_| {}).unwrap();
-        let last = reports.last().unwrap().test.accuracy;
-        eprintln!("{name}: test accuracy {last:.4} after {EPOCHS} epochs");
-        accuracy.push(last);
+    let seeds = [42, 3, 7, 11];
+    let mut mean = [0.0; 2];
+    for seed in seeds {
+        let (train, test) = digit_rows(seed);
+        let fptt = FpttConfig::new().with_alpha(0.2);
+        for (i, method) in [Method::Fptt(fptt), Method::Bptt(BpttConfig::new())]
+            .into_iter()
+            .enumerate()
+        {
+            let name = method.name();
+            let mut learner = learner(method, seed, 128, 1e-2);
+            let reports = fit(&mut learner, &train, &test, EPOCHS, 32, seed, |_| {}).unwrap();
+            let last = reports.last().unwrap().test.accuracy;
+            eprintln!("seed {seed}, {name}: test accuracy {last:.4} after {EPOCHS} epochs");
+            if i == 0 {
+                assert!(last >= 0.90, "FPTT reached only {last} with seed {seed}");
+            }
+            mean[i] += last / seeds.len() as f64;
+        }
     }
-    let (fptt, bptt) = (accuracy[0], accuracy[1]);
-    assert!(fptt >= 0.90, "FPTT reached only {fptt}");
+    let [fptt, bptt] = mean;
     assert!(
         fptt >= bptt - 0.02,
-        "FPTT {fptt} is more than 2 points below BPTT {bptt}"
+        "FPTT's mean {fptt} is more than 2 points below BPTT's {bptt}"
     );
 }
 
@@ -95,16 +106,16 @@ fn resuming_from_a_checkpoint_repeats_the_uninterrupted_run() {
     let a = straight.model();
     let b = resumed.model();
     assert_eq!(
-        values(a.readout.gate.weight.val()),
-        values(b.readout.gate.weight.val())
+        values(a.readout.gate.weight()),
+        values(b.readout.gate.weight())
     );
     assert_eq!(
         values(a.layers[0].input.weight.val()),
         values(b.layers[0].input.weight.val())
     );
     assert_eq!(
-        values(a.layers[0].membrane_gate.weight.val()),
-        values(b.layers[0].membrane_gate.weight.val())
+        values(a.layers[0].membrane_gate.weight()),
+        values(b.layers[0].membrane_gate.weight())
     );
     // Each model keeps its own parameter ids: the resumed one those of the saved run.
     let id_a = a.layers[0].input.weight.id;
@@ -144,7 +155,7 @@ fn the_same_seed_gives_the_same_weights() {
     let run = || {
         let mut learner = learner(Method::Fptt(FpttConfig::new()), 21, 16, 3e-3);
         fit(&mut learner, &train, &test, 2, 32, 21, |_| {}).unwrap();
-        values(learner.model().layers[0].adaptation_gate.weight.val())
+        values(learner.model().layers[0].adaptation_gate.weight())
     };
     let first = run();
     assert_eq!(first, run());
@@ -152,6 +163,6 @@ fn the_same_seed_gives_the_same_weights() {
     fit(&mut other, &train, &test, 2, 32, 21, |_| {}).unwrap();
     assert_ne!(
         first,
-        values(other.model().layers[0].adaptation_gate.weight.val())
+        values(other.model().layers[0].adaptation_gate.weight())
     );
 }

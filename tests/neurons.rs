@@ -286,7 +286,7 @@ fn ltc_initialisation_follows_the_specification() {
         1e-4,
     );
     // Xavier normal: std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / 192) for W_m.
-    let wm = values(ltc.membrane_gate.weight.val());
+    let wm = values(ltc.membrane_gate.weight());
     let mean = wm.iter().sum::<f64>() / wm.len() as f64;
     let std = (wm.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / wm.len() as f64).sqrt();
     let expected = (2.0f64 / 192.0).sqrt();

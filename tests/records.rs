@@ -89,10 +89,10 @@ fn save_load_round_trip_gives_identical_outputs() {
 fn in_memory_record_round_trip() {
     let device = default_device();
     let ltc = LtcConfig::new(2, 5).init(&device);
-    let weights = values(ltc.membrane_gate.weight.val());
+    let weights = values(ltc.membrane_gate.weight());
     let record = ltc.clone().into_record();
     let restored = LtcConfig::new(2, 5).init(&device).load_record(record);
-    assert_eq!(values(restored.membrane_gate.weight.val()), weights);
+    assert_eq!(values(restored.membrane_gate.weight()), weights);
 }
 
 #[test]

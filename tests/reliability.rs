@@ -45,7 +45,7 @@ fn a_save_interrupted_between_its_renames_keeps_the_previous_checkpoint() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("checkpoint");
     learner.save(&dir).unwrap();
-    let saved = values(learner.model().readout.gate.weight.val());
+    let saved = values(learner.model().readout.gate.weight());
     // Saving again over an existing checkpoint works, and leaves no side directories.
     learner.save(&dir).unwrap();
     let mut entries: Vec<_> = std::fs::read_dir(root.path())
@@ -58,7 +58,7 @@ fn a_save_interrupted_between_its_renames_keeps_the_previous_checkpoint() {
     std::fs::rename(&dir, root.path().join("checkpoint.previous")).unwrap();
     std::fs::create_dir_all(root.path().join("checkpoint.partial")).unwrap();
     let resumed = load_fptt(&dir);
-    assert_eq!(values(resumed.model().readout.gate.weight.val()), saved);
+    assert_eq!(values(resumed.model().readout.gate.weight()), saved);
     // The next save cleans up both leftovers.
     resumed.save(&dir).unwrap();
     assert!(dir.join("progress.json").is_file());
@@ -104,8 +104,8 @@ fn a_checkpoint_keeps_the_class_distributions_and_resuming_repeats_the_run() {
     device.seed(11);
     resumed.train_batch(second.0, second.1).unwrap();
     assert_eq!(
-        values(resumed.model().readout.gate.weight.val()),
-        values(learner.model().readout.gate.weight.val())
+        values(resumed.model().readout.gate.weight()),
+        values(learner.model().readout.gate.weight())
     );
 }
 
@@ -221,10 +221,10 @@ fn a_long_online_run_stays_finite_in_constant_memory() {
             .all(|v| v.is_finite())
     );
     for weight in [
-        &model.layers[0].membrane_gate.weight,
-        &model.readout.gate.weight,
+        model.layers[0].membrane_gate.weight(),
+        model.readout.gate.weight(),
     ] {
-        assert!(values(weight.val()).iter().all(|v| v.is_finite()));
+        assert!(values(weight).iter().all(|v| v.is_finite()));
     }
     let memory_at_end = peak_rss_mib().unwrap_or(0.0);
     assert!(
@@ -363,7 +363,7 @@ fn after_a_nan_the_last_good_checkpoint_loads() {
     .unwrap();
     let mut learner = small_learner(Method::Fptt(FpttConfig::new())).with_checkpoints(&dir);
     fit(&mut learner, &good, &good, 1, 4, 0, |_| {}).unwrap();
-    let saved = values(learner.model().readout.gate.weight.val());
+    let saved = values(learner.model().readout.gate.weight());
     let poisoned = burn_fptt::data::SequenceSet::new(
         vec![f32::NAN; 8 * 5 * 2],
         good.labels().to_vec(),
@@ -375,6 +375,6 @@ fn after_a_nan_the_last_good_checkpoint_loads() {
     let err = fit(&mut learner, &poisoned, &good, 1, 4, 0, |_| {}).unwrap_err();
     assert!(err.to_string().contains("epoch 2"), "{err}");
     let loaded = load_fptt(&dir);
-    assert_eq!(values(loaded.model().readout.gate.weight.val()), saved);
+    assert_eq!(values(loaded.model().readout.gate.weight()), saved);
     assert_eq!(loaded.epoch(), 2);
 }

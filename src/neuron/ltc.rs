@@ -8,8 +8,9 @@ use burn::tensor::{Device, Tensor};
 
 use super::common::{
     AdaptiveState, InitialMembrane, ResetMode, check_sequence_input, check_state, check_step_input,
-    fire, gate, reset, scan,
+    fire, reset, scan,
 };
+use super::gate::Gate;
 use crate::error::{ConfigError, check};
 use crate::surrogate::Surrogate;
 
@@ -80,10 +81,10 @@ pub struct Ltc {
     pub input: Linear,
     /// `W_r`: last spikes to current, `[H, H]`, when recurrent.
     pub recurrent: Option<Linear>,
-    /// `W_m`: `[I_t ; u_{t-1}]` to the membrane update rate, `[2H, H]`.
-    pub membrane_gate: Linear,
-    /// `W_a`: `[I_t ; b_{t-1}]` to the adaptation retention, `[2H, H]`.
-    pub adaptation_gate: Linear,
+    /// `W_m`: `[I_t ; u_{t-1}]` to the membrane update rate, `[2H, H]` (two `[H, H]` blocks).
+    pub membrane_gate: Gate,
+    /// `W_a`: `[I_t ; b_{t-1}]` to the adaptation retention, `[2H, H]` (two `[H, H]` blocks).
+    pub adaptation_gate: Gate,
     /// Base threshold `b0`.
     pub base_threshold: f64,
     /// Adaptation strength `beta`.
@@ -149,8 +150,8 @@ impl LtcConfig {
             recurrent: self
                 .recurrent
                 .then(|| linear(h, h, Initializer::Orthogonal { gain: 1.0 }, false, device)),
-            membrane_gate: linear(2 * h, h, xavier.clone(), true, device),
-            adaptation_gate: linear(2 * h, h, xavier, true, device),
+            membrane_gate: Gate::from_linear(linear(2 * h, h, xavier.clone(), true, device), h),
+            adaptation_gate: Gate::from_linear(linear(2 * h, h, xavier, true, device), h),
             base_threshold: self.base_threshold,
             adaptation: self.adaptation,
             smooth_spikes: self.smooth_spikes,
@@ -236,12 +237,14 @@ impl Ltc {
             Some(recurrent) => current + recurrent.forward(spikes.clone()),
             None => current,
         };
-        let rate = sigmoid(gate(&self.membrane_gate, current.clone(), membrane.clone()));
-        let retention = sigmoid(gate(
-            &self.adaptation_gate,
-            current.clone(),
-            adaptation.clone(),
-        ));
+        let rate = sigmoid(
+            self.membrane_gate
+                .forward(current.clone(), membrane.clone()),
+        );
+        let retention = sigmoid(
+            self.adaptation_gate
+                .forward(current.clone(), adaptation.clone()),
+        );
         // r b + (1 - r) s, written as s + r (b - s).
         let adaptation = spikes.clone() + retention * (adaptation - spikes);
         let threshold = adaptation.clone() * self.adaptation + self.base_threshold;

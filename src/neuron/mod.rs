@@ -4,11 +4,13 @@
 //! one time step and a `forward` over `[batch, time, features]`, the state passed in and out.
 
 pub(crate) mod common;
+mod gate;
 mod lif;
 mod ltc;
 mod readout;
 
 pub use common::{AdaptiveState, InitialMembrane, LifState, ResetMode};
+pub use gate::Gate;
 pub use lif::{Alif, AlifConfig, Lif, LifConfig};
 pub use ltc::{Ltc, LtcConfig};
 pub use readout::{LeakyReadout, LeakyReadoutConfig, LtcReadout, LtcReadoutConfig, ReadoutState};

@@ -6,7 +6,8 @@ use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
-use super::common::{check_sequence_input, check_state, check_step_input, gate, scan};
+use super::common::{check_sequence_input, check_state, check_step_input, scan};
+use super::gate::Gate;
 use super::lif::MIN_TIME_CONSTANT;
 use super::ltc::linear;
 use crate::error::{ConfigError, check};
@@ -65,8 +66,8 @@ pub struct LtcReadoutConfig {
 pub struct LtcReadout {
     /// `W_o`: input to drive `d_t`, `[d_input, C]`.
     pub output: Linear,
-    /// `W_k`: `[d_t ; m_{t-1}]` to the update rate `k_t`, `[2C, C]`.
-    pub gate: Linear,
+    /// `W_k`: `[d_t ; m_{t-1}]` to the update rate `k_t`, `[2C, C]` (two `[C, C]` blocks).
+    pub gate: Gate,
 }
 
 impl LtcReadoutConfig {
@@ -90,7 +91,10 @@ impl LtcReadoutConfig {
         let xavier = Initializer::XavierNormal { gain: 1.0 };
         Ok(LtcReadout {
             output: linear(self.d_input, self.d_output, xavier.clone(), true, device),
-            gate: linear(2 * self.d_output, self.d_output, xavier, true, device),
+            gate: Gate::from_linear(
+                linear(2 * self.d_output, self.d_output, xavier, true, device),
+                self.d_output,
+            ),
         })
     }
 
@@ -136,7 +140,7 @@ impl LtcReadout {
         );
         let drive = self.output.forward(x);
         let previous = state.potential;
-        let rate = sigmoid(gate(&self.gate, drive.clone(), previous.clone()));
+        let rate = sigmoid(self.gate.forward(drive.clone(), previous.clone()));
         // (1 - k) m + k d, written as m + k (d - m).
         let potential = previous.clone() + rate * (drive - previous);
         (potential.clone(), ReadoutState { potential })

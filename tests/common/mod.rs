@@ -61,8 +61,8 @@ pub const WR: [[f64; 3]; 3] = [[0.2, -0.5, 0.3], [0.6, 0.1, -0.2], [-0.3, 0.4, 0
 pub fn reference_ltc(config: LtcConfig, device: &Device) -> Ltc {
     let mut ltc = config.init(device);
     ltc.input = linear(WX, Some(BX), device);
-    ltc.membrane_gate = linear(WM, Some(BM), device);
-    ltc.adaptation_gate = linear(WA, Some(BA), device);
+    ltc.membrane_gate = Gate::from_linear(linear(WM, Some(BM), device), 3);
+    ltc.adaptation_gate = Gate::from_linear(linear(WA, Some(BA), device), 3);
     if ltc.recurrent.is_some() {
         ltc.recurrent = Some(linear(WR, None, device));
     }
@@ -78,7 +78,7 @@ pub const BK: [f64; 2] = [0.0, 0.2];
 pub fn reference_readout(device: &Device) -> LtcReadout {
     let mut readout = LtcReadoutConfig::new(3, 2).init(device);
     readout.output = linear(WO, Some(BO), device);
-    readout.gate = linear(WK, Some(BK), device);
+    readout.gate = Gate::from_linear(linear(WK, Some(BK), device), 2);
     readout
 }
 

@@ -1,0 +1,185 @@
+//! A gate over a drive and a state: `drive W_d + state W_s + b`.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::{Gradients, Tensor};
+
+/// The pre-activation of a gate over the concatenation `[drive ; state]`: `[drive ; state] W + b`,
+/// computed as `drive W_d + state W_s + b` with the two row blocks of `W` kept as two parameters.
+///
+/// This is the same function as a `Linear` over the concatenation, and its parameters start as
+/// that `Linear`'s (see [`from_linear`](Self::from_linear)), but nothing is concatenated: the
+/// forward pass copies no `[batch, d_drive + d_state]` input, and when the state takes no part in
+/// the backward pass (FPTT detaches it before every update) the backward pass computes no input
+/// gradient for it, a quarter of the gate's backward products.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::neuron::Gate;
+///
+/// let device = burn_fptt::default_device();
+/// let gate = Gate::from_linear(burn::nn::LinearConfig::new(3, 2).init(&device), 1);
+/// let (drive, state) = (Tensor::<2>::ones([4, 1], &device), Tensor::<2>::ones([4, 2], &device));
+/// assert_eq!(gate.forward(drive, state).dims(), [4, 2]);
+/// assert_eq!(gate.weight().dims(), [3, 2]);
+/// ```
+#[derive(Module, Debug)]
+pub struct Gate {
+    /// `W_d`: the rows of `W` for the drive, `[d_drive, d_out]`.
+    pub drive_weight: Param<Tensor<2>>,
+    /// `W_s`: the rows of `W` for the state, `[d_state, d_out]`.
+    pub state_weight: Param<Tensor<2>>,
+    /// `b`, `[d_out]`, if any.
+    pub bias: Option<Param<Tensor<1>>>,
+}
+
+impl Gate {
+    /// The gate of a `Linear` over `[drive ; state]` whose first `d_drive` input rows take the
+    /// drive: its weight split into `W_d` and `W_s`, its bias kept.
+    ///
+    /// # Panics
+    ///
+    /// When `d_drive` is 0 or not below the `Linear`'s input width.
+    pub fn from_linear(linear: Linear, d_drive: usize) -> Self {
+        let [rows, out] = linear.weight.dims();
+        assert!(
+            d_drive > 0 && d_drive < rows,
+            "Gate::from_linear: the drive width {d_drive} must be in 1..{rows} (the Linear's input width)"
+        );
+        let weight = linear.weight.val().detach();
+        let block = |range: std::ops::Range<usize>| {
+            Param::from_tensor(weight.clone().slice([range, 0..out]).detach())
+        };
+        Self {
+            drive_weight: block(0..d_drive),
+            state_weight: block(d_drive..rows),
+            bias: linear.bias,
+        }
+    }
+
+    /// Width of the drive.
+    pub fn d_drive(&self) -> usize {
+        self.drive_weight.dims()[0]
+    }
+
+    /// Width of the state.
+    pub fn d_state(&self) -> usize {
+        self.state_weight.dims()[0]
+    }
+
+    /// The whole weight `W = [W_d ; W_s]`, `[d_drive + d_state, d_out]` (a copy, for inspection).
+    pub fn weight(&self) -> Tensor<2> {
+        Tensor::cat(vec![self.drive_weight.val(), self.state_weight.val()], 0)
+    }
+
+    /// The gradient of the whole weight, `[dW_d ; dW_s]`, when `grads` has one for both blocks.
+    pub fn weight_grad(&self, grads: &Gradients) -> Option<Tensor<2>> {
+        let blocks = vec![
+            self.drive_weight.grad(grads)?,
+            self.state_weight.grad(grads)?,
+        ];
+        Some(Tensor::cat(blocks, 0))
+    }
+
+    /// `drive W_d + state W_s + b` for `drive` `[batch, d_drive]` and `state` `[batch, d_state]`.
+    ///
+    /// # Panics
+    ///
+    /// When the widths do not match the weights or the batches differ.
+    pub fn forward(&self, drive: Tensor<2>, state: Tensor<2>) -> Tensor<2> {
+        let pre = drive.matmul(self.drive_weight.val()) + state.matmul(self.state_weight.val());
+        match &self.bias {
+            Some(bias) => pre + bias.val().unsqueeze(),
+            None => pre,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec().unwrap()
+    }
+
+    fn close(actual: &[f32], expected: &[f64]) {
+        assert_eq!(actual.len(), expected.len());
+        for (a, b) in actual.iter().zip(expected) {
+            assert!(
+                (f64::from(*a) - b).abs() < 1e-5,
+                "{actual:?} vs {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn gate_is_the_product_over_the_concatenation_and_skips_a_detached_state() {
+        let device = crate::default_device().autodiff();
+        let linear = Linear {
+            weight: Param::from_tensor(Tensor::<2>::from_floats(
+                [
+                    [0.5, -1.0, 0.25],
+                    [2.0, 0.0, -0.5],
+                    [1.5, 0.75, -2.0],
+                    [-0.25, 1.0, 3.0],
+                ],
+                &device,
+            )),
+            bias: Some(Param::from_tensor(Tensor::from_floats(
+                [0.1, -0.2, 0.3],
+                &device,
+            ))),
+        };
+        let gate = Gate::from_linear(linear, 2);
+        assert_eq!((gate.d_drive(), gate.d_state()), (2, 2));
+        close(
+            &values(gate.weight()),
+            &[
+                0.5, -1.0, 0.25, 2.0, 0.0, -0.5, 1.5, 0.75, -2.0, -0.25, 1.0, 3.0,
+            ],
+        );
+        let drive = Tensor::<2>::from_floats([[1.0, -2.0], [0.5, 3.0]], &device).require_grad();
+        let state = Tensor::<2>::from_floats([[-1.0, 0.25], [2.0, -0.5]], &device);
+        // [drive ; state] W + b, row by row, by hand.
+        let row0 = [
+            0.5 - 2.0 * 2.0 - 1.5 + 0.25 * -0.25 + 0.1,
+            -1.0 + 0.0 - 0.75 + 0.25 * 1.0 - 0.2,
+            0.25 - 2.0 * -0.5 - 1.0 * -2.0 + 0.25 * 3.0 + 0.3,
+        ];
+        let row1 = [
+            0.5 * 0.5 + 3.0 * 2.0 + 2.0 * 1.5 - 0.5 * -0.25 + 0.1,
+            -0.5 + 0.0 + 2.0 * 0.75 - 0.5 * 1.0 - 0.2,
+            0.5 * 0.25 + 3.0 * -0.5 + 2.0 * -2.0 - 0.5 * 3.0 + 0.3,
+        ];
+        let out = gate.forward(drive.clone(), state.clone());
+        close(&values(out.clone()), &[row0, row1].concat());
+        // Upstream gradient G: dW = [drive ; state]^T G, d drive = G W_d^T, by hand.
+        let upstream = Tensor::<2>::from_floats([[1.0, 2.0, -1.0], [0.5, -1.0, 1.0]], &device);
+        let grads = (out * upstream).sum().backward();
+        close(
+            &values(gate.drive_weight.grad(&grads).unwrap()),
+            &[1.25, 1.5, -0.5, -0.5, -7.0, 5.0],
+        );
+        close(
+            &values(gate.state_weight.grad(&grads).unwrap()),
+            &[0.0, -4.0, 3.0, 0.0, 1.0, -0.75],
+        );
+        close(
+            &values(gate.bias.as_ref().unwrap().grad(&grads).unwrap()),
+            &[1.5, 1.0, 0.0],
+        );
+        close(
+            &values(drive.grad(&grads).unwrap()),
+            &[-1.75, 2.5, 1.5, 0.5],
+        );
+        assert!(state.grad(&grads).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "drive width 4 must be in 1..4")]
+    fn a_drive_as_wide_as_the_linear_is_refused() {
+        let device = crate::default_device();
+        Gate::from_linear(burn::nn::LinearConfig::new(4, 2).init(&device), 4);
+    }
+}
