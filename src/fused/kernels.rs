@@ -81,6 +81,26 @@ pub(crate) fn after_step(
     }
 }
 
+/// The multi-Gaussian surrogate's `g(v)` written over `values` (see
+/// [`Surrogate::MultiGaussian`](crate::Surrogate::MultiGaussian)), with the constants and the
+/// operations of `Surrogate::derivative`'s tensor form.
+pub(crate) fn multi_gaussian(values: &mut [f32], lens: f64, scale: f64, height: f64, gamma: f64) {
+    let wide = scale * lens;
+    let norm = (2.0 * std::f64::consts::PI).sqrt();
+    let centre_scale = (gamma * (1.0 + height) / (norm * lens)) as f32;
+    let sides_scale = (gamma * height / (norm * wide)) as f32;
+    // exp(-(v - mean)^2 / (2 sd^2)), the exponent's factor rounded to f32 as `mul_scalar` does.
+    let bump = |v: f32, mean: f64, sd: f64| {
+        let offset = v - mean as f32;
+        (offset * offset * (-1.0 / (2.0 * sd * sd)) as f32).exp()
+    };
+    for v in values {
+        let centre = bump(*v, 0.0, lens) * centre_scale;
+        let sides = bump(*v, lens, wide) + bump(*v, -lens, wide);
+        *v = centre - sides * sides_scale;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +180,32 @@ mod tests {
             close(weight[0], expected[0]) && close(weight[1], expected[1]),
             "{weight:?}"
         );
+    }
+
+    #[test]
+    fn multi_gaussian_matches_its_formula() {
+        // g(v) = γ [(1+h) N(v; 0, l) − h N(v; l, kl) − h N(v; −l, kl)], N the normal density.
+        let (l, k, h, gamma) = (0.3, 6.0, 0.15, 0.5);
+        let normal = |v: f64, mean: f64, sd: f64| {
+            (-(v - mean).powi(2) / (2.0 * sd * sd)).exp()
+                / (sd * (2.0 * std::f64::consts::PI).sqrt())
+        };
+        let points = [-2.0f32, -0.3, 0.0, 0.1, 0.3, 1.5, 40.0];
+        let mut values = points;
+        multi_gaussian(&mut values, l, k, h, gamma);
+        for (&v, &g) in points.iter().zip(&values) {
+            let v = f64::from(v);
+            let expected = gamma
+                * ((1.0 + h) * normal(v, 0.0, l)
+                    - h * normal(v, l, k * l)
+                    - h * normal(v, -l, k * l));
+            assert!(
+                (f64::from(g) - expected).abs() < 1e-6,
+                "g({v}) = {g}, expected {expected}"
+            );
+        }
+        // g(0), as in the `spike` example.
+        assert!((values[2] - 0.731_853).abs() < 1e-5, "{}", values[2]);
     }
 
     #[test]

@@ -136,6 +136,26 @@ pub(crate) fn after_step(
     (running_mean.into_tensor(), multiplier.into_tensor())
 }
 
+/// The multi-Gaussian surrogate's `g(v)` element-wise, as a new tensor (`v` itself is not
+/// written).
+///
+/// # Panics
+///
+/// When `v` does not pass [`fuses`].
+pub(crate) fn multi_gaussian<const D: usize>(
+    v: Tensor<D>,
+    lens: f64,
+    scale: f64,
+    height: f64,
+    gamma: f64,
+) -> Tensor<D> {
+    let dims = v.dims();
+    let n = v.shape().num_elements();
+    let mut values = Buffer::writable(v.reshape([n]));
+    kernels::multi_gaussian(values.values_mut(), lens, scale, height, gamma);
+    values.into_tensor().reshape(dims)
+}
+
 #[cfg(all(test, any(feature = "ndarray", feature = "flex")))]
 mod tests {
     use burn::tensor::{Device, Distribution, TensorData};
@@ -241,6 +261,35 @@ mod tests {
             assert_ne!(values(&updated.weight), [1.0, 0.0]);
             assert_eq!(values(&kept_weight), [1.0, 0.0]);
             assert_eq!(values(&kept_mean), [0.5, 1.0]);
+        }
+    }
+
+    #[test]
+    fn multi_gaussian_gives_the_bits_of_the_tensor_form_and_keeps_its_input() {
+        let surrogate = crate::Surrogate::multi_gaussian();
+        let crate::Surrogate::MultiGaussian {
+            lens,
+            scale,
+            height,
+            gamma,
+        } = surrogate
+        else {
+            unreachable!()
+        };
+        for device in cpu_devices() {
+            device.seed(5);
+            let v = Tensor::<2>::random([7, 129], Distribution::Uniform(-3.0, 3.0), &device);
+            let before = v.to_data();
+            let expected = surrogate.derivative(v.clone()).reshape([7 * 129]);
+            let fused = multi_gaussian(v.clone(), lens, scale, height, gamma);
+            assert_eq!(fused.dims(), [7, 129]);
+            for (a, b) in values(&fused.reshape([7 * 129]))
+                .iter()
+                .zip(values(&expected))
+            {
+                assert_eq!(a.to_bits(), b.to_bits(), "{a} vs {b}");
+            }
+            assert_eq!(v.to_data(), before, "{device:?}");
         }
     }
 
