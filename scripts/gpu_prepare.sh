@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Prepares the GPU benchmark for the lent device machine (/work/.library/device): builds
+# bench_step with the wgpu backend, strips and gzips it into .device/ with a copy of the PyTorch
+# reference, and downloads the Vulkan loader packages into .gl/. Both folders are kept out of git
+# (.git/info/exclude) and travel with `carry: [".device", ".gl"]`. Then, in one device call:
+#   scripts/gpu_bench.sh          (see that script; about 3 minutes on an H200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reference="${REFERENCE:-../shared/reference/ltc_fptt_torch.py}"
+target="${CARGO_TARGET_DIR:-target}"
+for folder in /.device/ /.gl/; do
+    grep -qxF "$folder" .git/info/exclude 2>/dev/null || echo "$folder" >>.git/info/exclude
+done
+cargo build --release --example bench_step --features wgpu >&2
+mkdir -p .device
+strip -o .device/bench_step "$target/release/examples/bench_step"
+gzip -f .device/bench_step
+cp "$reference" .device/ltc_fptt_torch.py
+if ! ls .gl/*.deb >/dev/null 2>&1; then
+    mkdir -p .gl /tmp/amd64/partial
+    apt_options=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
+    apt-get "${apt_options[@]}" update -qq
+    (cd .gl && apt-get "${apt_options[@]}" download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+fi
+du -sh .device .gl
