@@ -146,12 +146,11 @@ impl Surrogate {
                 height,
                 gamma,
             } => {
-                let wide = scale * lens;
-                let norm = (2.0 * PI).sqrt();
-                let centre =
-                    gaussian_bump(v.clone(), 0.0, lens) * (gamma * (1.0 + height) / (norm * lens));
-                let sides = gaussian_bump(v.clone(), lens, wide) + gaussian_bump(v, -lens, wide);
-                centre - sides * (gamma * height / (norm * wide))
+                let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
+                let centre = gaussian_bump(v.clone(), 0.0, lens) * terms.centre_scale;
+                let sides = gaussian_bump(v.clone(), lens, terms.wide)
+                    + gaussian_bump(v, -lens, terms.wide);
+                centre - sides * terms.sides_scale
             }
             Self::FastSigmoid { slope } => (v.abs() * slope + 1.0).powi_scalar(2).recip(),
             Self::Sigmoid { slope } => {
@@ -193,11 +192,43 @@ impl Surrogate {
     }
 }
 
+/// The constants of the multi-Gaussian's `g(v) = c (1+h)-bump − s (side bumps)`, shared by its
+/// tensor form and the fused CPU loop so that both use the same values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MultiGaussianTerms {
+    /// Standard deviation `l` of the central bump.
+    pub(crate) lens: f64,
+    /// Standard deviation `k l` of the side bumps.
+    pub(crate) wide: f64,
+    /// `γ (1 + h) / (√(2π) l)`, the central bump's factor.
+    pub(crate) centre_scale: f64,
+    /// `γ h / (√(2π) k l)`, the side bumps' factor.
+    pub(crate) sides_scale: f64,
+}
+
+impl MultiGaussianTerms {
+    pub(crate) fn new(lens: f64, scale: f64, height: f64, gamma: f64) -> Self {
+        let wide = scale * lens;
+        let norm = (2.0 * PI).sqrt();
+        Self {
+            lens,
+            wide,
+            centre_scale: gamma * (1.0 + height) / (norm * lens),
+            sides_scale: gamma * height / (norm * wide),
+        }
+    }
+
+    /// The factor `-1 / (2 sd²)` of a bump's exponent.
+    pub(crate) fn exponent_factor(sd: f64) -> f64 {
+        -1.0 / (2.0 * sd * sd)
+    }
+}
+
 /// `exp(-(v - mean)^2 / (2 sd^2))`, the unnormalised Gaussian.
 fn gaussian_bump<const D: usize>(v: Tensor<D>, mean: f64, sd: f64) -> Tensor<D> {
     (v - mean)
         .powi_scalar(2)
-        .mul_scalar(-1.0 / (2.0 * sd * sd))
+        .mul_scalar(MultiGaussianTerms::exponent_factor(sd))
         .exp()
 }
 
@@ -223,7 +254,8 @@ fn slope<const D: usize>(v: &Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
     {
         let inner = constant.clone().inner();
         if crate::fused::fuses(&inner) {
-            let slope = crate::fused::multi_gaussian(inner, lens, scale, height, gamma);
+            let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
+            let slope = crate::fused::multi_gaussian(inner, &terms);
             return if v.is_autodiff() {
                 slope.autodiff()
             } else {

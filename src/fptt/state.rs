@@ -111,11 +111,13 @@ impl ModuleVisitor for Regularise<'_> {
         let dims = weight.dims();
         let weight = flat(weight);
         let task = self.grads.remove::<D>(param.id).map(flat);
-        let tensors = [Some(&weight), task.as_ref()];
-        let grad = if tensors.into_iter().flatten().all(fused::fuses)
-            && fused::fuses(&averages.running_mean)
-            && fused::fuses(&averages.multiplier)
-        {
+        let tensors = [
+            Some(&weight),
+            task.as_ref(),
+            Some(&averages.running_mean),
+            Some(&averages.multiplier),
+        ];
+        let grad = if tensors.into_iter().flatten().all(fused::fuses) {
             let (grad, squares) = fused::regularised_gradient(
                 task,
                 &weight,

@@ -2,6 +2,7 @@
 //! they replace (`Fptt::regularise`, `Adamax`'s step, `Fptt::after_step`).
 
 use super::AdamaxScalars;
+use crate::surrogate::MultiGaussianTerms;
 
 /// Turns the task gradient in `gradient` into the regularised one, in place.
 pub(crate) fn regularised_gradient(
@@ -84,15 +85,13 @@ pub(crate) fn after_step(
 /// The multi-Gaussian surrogate's `g(v)` written over `values` (see
 /// [`Surrogate::MultiGaussian`](crate::Surrogate::MultiGaussian)), with the constants and the
 /// operations of `Surrogate::derivative`'s tensor form.
-pub(crate) fn multi_gaussian(values: &mut [f32], lens: f64, scale: f64, height: f64, gamma: f64) {
-    let wide = scale * lens;
-    let norm = (2.0 * std::f64::consts::PI).sqrt();
-    let centre_scale = (gamma * (1.0 + height) / (norm * lens)) as f32;
-    let sides_scale = (gamma * height / (norm * wide)) as f32;
+pub(crate) fn multi_gaussian(values: &mut [f32], terms: &MultiGaussianTerms) {
+    let (lens, wide) = (terms.lens, terms.wide);
+    let (centre_scale, sides_scale) = (terms.centre_scale as f32, terms.sides_scale as f32);
     // exp(-(v - mean)^2 / (2 sd^2)), the exponent's factor rounded to f32 as `mul_scalar` does.
     let bump = |v: f32, mean: f64, sd: f64| {
         let offset = v - mean as f32;
-        (offset * offset * (-1.0 / (2.0 * sd * sd)) as f32).exp()
+        (offset * offset * MultiGaussianTerms::exponent_factor(sd) as f32).exp()
     };
     for v in values {
         let centre = bump(*v, 0.0, lens) * centre_scale;
@@ -192,7 +191,7 @@ mod tests {
         };
         let points = [-2.0f32, -0.3, 0.0, 0.1, 0.3, 1.5, 40.0];
         let mut values = points;
-        multi_gaussian(&mut values, l, k, h, gamma);
+        multi_gaussian(&mut values, &MultiGaussianTerms::new(l, k, h, gamma));
         for (&v, &g) in points.iter().zip(&values) {
             let v = f64::from(v);
             let expected = gamma

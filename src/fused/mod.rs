@@ -24,6 +24,8 @@ mod kernels;
 use burn::tensor::Tensor;
 
 use host::Buffer;
+
+use crate::surrogate::MultiGaussianTerms;
 pub(crate) use host::fuses;
 
 /// The first-moment and infinity-norm state of one Adamax step, flattened.
@@ -144,15 +146,12 @@ pub(crate) fn after_step(
 /// When `v` does not pass [`fuses`].
 pub(crate) fn multi_gaussian<const D: usize>(
     v: Tensor<D>,
-    lens: f64,
-    scale: f64,
-    height: f64,
-    gamma: f64,
+    terms: &MultiGaussianTerms,
 ) -> Tensor<D> {
     let dims = v.dims();
     let n = v.shape().num_elements();
     let mut values = Buffer::writable(v.reshape([n]));
-    kernels::multi_gaussian(values.values_mut(), lens, scale, height, gamma);
+    kernels::multi_gaussian(values.values_mut(), terms);
     values.into_tensor().reshape(dims)
 }
 
@@ -281,7 +280,8 @@ mod tests {
             let v = Tensor::<2>::random([7, 129], Distribution::Uniform(-3.0, 3.0), &device);
             let before = v.to_data();
             let expected = surrogate.derivative(v.clone()).reshape([7 * 129]);
-            let fused = multi_gaussian(v.clone(), lens, scale, height, gamma);
+            let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
+            let fused = multi_gaussian(v.clone(), &terms);
             assert_eq!(fused.dims(), [7, 129]);
             for (a, b) in values(&fused.reshape([7 * 129]))
                 .iter()
