@@ -290,11 +290,11 @@ fn surrogate_term<const D: usize>(v: Tensor<D>, surrogate: &Surrogate) -> Tensor
 /// assert!((grad[1] - 0.731_853).abs() < 1e-5); // g(0) of the multi-Gaussian
 /// ```
 pub fn spike<const D: usize>(v: Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
-    let step = v.clone().greater_elem(0.0).float();
     if !v.is_tracked() {
-        return step;
+        return v.greater_elem(0.0).float();
     }
-    step + surrogate_term(v, surrogate)
+    let slope = slope(&v, surrogate);
+    crate::fused::spike(v, slope)
 }
 
 /// The smooth twin of [`spike`]: the forward pass returns the surrogate's antiderivative

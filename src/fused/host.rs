@@ -24,14 +24,23 @@ use burn::tensor::{DType, Tensor};
 /// Whether `tensor` is an f32 tensor outside autodiff on a CPU backend whose storage this module
 /// reads.
 pub(crate) fn fuses<const D: usize>(tensor: &Tensor<D>) -> bool {
-    let on_cpu = match tensor.device().as_dispatch() {
+    cpu_f32(tensor) && !tensor.is_autodiff()
+}
+
+/// Whether `tensor` is an f32 tensor on a CPU backend (ndarray or flex), with or without autodiff.
+pub(crate) fn cpu_f32<const D: usize>(tensor: &Tensor<D>) -> bool {
+    let device = match tensor.device().as_dispatch() {
+        DispatchDevice::Autodiff(device) => device.clone().inner(),
+        device => device.clone(),
+    };
+    let on_cpu = match device {
         #[cfg(feature = "ndarray")]
         DispatchDevice::NdArray(_) => true,
         #[cfg(feature = "flex")]
         DispatchDevice::Flex(_) => true,
         _ => false,
     };
-    on_cpu && !tensor.is_autodiff() && tensor.dtype() == DType::F32
+    on_cpu && tensor.dtype() == DType::F32
 }
 
 const NOT_FUSED: &str = "fused updates need f32 CPU tensors outside autodiff; check `fuses` first";

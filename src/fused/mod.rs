@@ -18,6 +18,12 @@
     allow(unreachable_code, unused_variables, unused_mut, unused_imports)
 )]
 
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod cell;
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod cell_autodiff;
+#[cfg(feature = "ndarray")]
+mod cell_ndarray;
 mod host;
 mod kernels;
 
@@ -26,7 +32,82 @@ use burn::tensor::Tensor;
 use host::Buffer;
 
 use crate::surrogate::MultiGaussianTerms;
+use host::cpu_f32;
 pub(crate) use host::fuses;
+
+/// Calls a [`cell::CellOps`] method on the dispatch form of tensors the caller checked with
+/// [`cpu_f32`].
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+macro_rules! cell_call {
+    ($method:ident($($tensor:ident),+)) => {{
+        use burn::backend::Dispatch;
+        use cell::CellOps;
+        Tensor::from_dispatch(<Dispatch as CellOps>::$method($($tensor.into_dispatch()),+))
+    }};
+}
+
+/// Without a CPU backend no tensor passes [`cpu_f32`], so no cell operation is called.
+#[cfg(not(any(feature = "ndarray", feature = "flex")))]
+macro_rules! cell_call {
+    ($method:ident($($tensor:ident),+)) => {{
+        $(drop($tensor);)+
+        unreachable!("no CPU backend in this build")
+    }};
+}
+
+/// `x W + b` for `x` `[batch, k]`, `W` `[k, n]` and `b` `[n]`; one graph node on the CPU backends.
+pub(crate) fn affine(x: Tensor<2>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor<2> {
+    match b {
+        Some(b) if cpu_f32(&x) && cpu_f32(&w) && cpu_f32(&b) => cell_call!(affine(x, w, b)),
+        Some(b) => x.matmul(w) + b.unsqueeze(),
+        None => x.matmul(w),
+    }
+}
+
+/// `x₁ W₁ + x₂ W₂ + b` (shapes as in [`affine`]); one graph node on the CPU backends.
+pub(crate) fn affine_pair(
+    x1: Tensor<2>,
+    w1: Tensor<2>,
+    x2: Tensor<2>,
+    w2: Tensor<2>,
+    b: Option<Tensor<1>>,
+) -> Tensor<2> {
+    match b {
+        Some(b) if [&x1, &w1, &x2, &w2].iter().all(|t| cpu_f32(*t)) && cpu_f32(&b) => {
+            cell_call!(affine_pair(x1, w1, x2, w2, b))
+        }
+        Some(b) => x1.matmul(w1) + x2.matmul(w2) + b.unsqueeze(),
+        None => x1.matmul(w1) + x2.matmul(w2),
+    }
+}
+
+/// The logistic sigmoid `1 / (1 + e^(−z))`, in the tensor's own precision; one graph node on the
+/// CPU backends.
+pub(crate) fn logistic<const D: usize>(z: Tensor<D>) -> Tensor<D> {
+    if cpu_f32(&z) {
+        return cell_call!(logistic(z));
+    }
+    (z.neg().exp() + 1.0).recip()
+}
+
+/// `a + w (b − a)` for tensors of one shape; one graph node on the CPU backends.
+pub(crate) fn blend<const D: usize>(a: Tensor<D>, b: Tensor<D>, w: Tensor<D>) -> Tensor<D> {
+    if cpu_f32(&a) && cpu_f32(&b) && cpu_f32(&w) {
+        return cell_call!(blend(a, b, w));
+    }
+    a.clone() + w * (b - a)
+}
+
+/// `1` where `v > 0` and `0` elsewhere, with `slope` (a constant of `v`'s shape) as `ds/dv`; one
+/// graph node on the CPU backends, `[v > 0] + (v g − detach(v g))` elsewhere.
+pub(crate) fn spike<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D> {
+    if cpu_f32(&v) && cpu_f32(&slope) {
+        return cell_call!(spike(v, slope));
+    }
+    let step = v.clone().greater_elem(0.0).float();
+    let linear = v * slope;
+    step + (linear.clone() - linear.detach())
+}
 
 /// The first-moment and infinity-norm state of one Adamax step, flattened.
 pub(crate) struct AdamaxBuffers {

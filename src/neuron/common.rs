@@ -1,6 +1,8 @@
 //! Pieces shared by the spiking layers: reset rules, initial states, shape checks.
 
 use burn::config::Config;
+use burn::module::Param;
+use burn::nn::Linear;
 use burn::tensor::{Device, Distribution, Tensor};
 
 use crate::step::Detach;
@@ -95,6 +97,12 @@ pub(crate) fn fire(v: Tensor<2>, surrogate: &Surrogate, smooth: bool) -> Tensor<
     } else {
         spike(v, surrogate)
     }
+}
+
+/// `linear` on one step's `[batch, d_input]`: one graph node on the CPU backends, where burn's
+/// `Linear::forward` records a product and a sum.
+pub(crate) fn linear_step(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    crate::fused::affine(x, linear.weight.val(), linear.bias.as_ref().map(Param::val))
 }
 
 /// Applies the reset rule to the pre-spike membrane `pre`, given the spikes and threshold.

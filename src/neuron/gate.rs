@@ -87,11 +87,13 @@ impl Gate {
     ///
     /// When the widths do not match the weights or the batches differ.
     pub fn forward(&self, drive: Tensor<2>, state: Tensor<2>) -> Tensor<2> {
-        let pre = drive.matmul(self.drive_weight.val()) + state.matmul(self.state_weight.val());
-        match &self.bias {
-            Some(bias) => pre + bias.val().unsqueeze(),
-            None => pre,
-        }
+        crate::fused::affine_pair(
+            drive,
+            self.drive_weight.val(),
+            state,
+            self.state_weight.val(),
+            self.bias.as_ref().map(Param::val),
+        )
     }
 }
 

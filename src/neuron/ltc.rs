@@ -1,5 +1,6 @@
 //! The liquid-time-constant (LTC) spiking layer.
 
+use crate::fused::blend;
 use crate::math::sigmoid;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
@@ -8,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::common::{
     AdaptiveState, InitialMembrane, ResetMode, check_sequence_input, check_state, check_step_input,
-    fire, reset, scan,
+    fire, linear_step, reset, scan,
 };
 use super::gate::Gate;
 use crate::error::{ConfigError, check};
@@ -199,7 +200,7 @@ impl Ltc {
     /// When `x` is not `[batch, d_input]` or the state is not `[batch, H]`.
     pub fn step(&self, x: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
         check_step_input("Ltc", &x, self.d_input());
-        self.step_current(self.input.forward(x), state)
+        self.step_current(linear_step(&self.input, x), state)
     }
 
     /// A whole sequence: `x` is `[batch, time, d_input]`; returns the spikes `[batch, time, H]` and
@@ -234,7 +235,7 @@ impl Ltc {
             adaptation,
         } = state;
         let current = match &self.recurrent {
-            Some(recurrent) => current + recurrent.forward(spikes.clone()),
+            Some(recurrent) => current + linear_step(recurrent, spikes.clone()),
             None => current,
         };
         let rate = sigmoid(
@@ -246,10 +247,10 @@ impl Ltc {
                 .forward(current.clone(), adaptation.clone()),
         );
         // r b + (1 - r) s, written as s + r (b - s).
-        let adaptation = spikes.clone() + retention * (adaptation - spikes);
+        let adaptation = blend(spikes, adaptation, retention);
         let threshold = adaptation.clone() * self.adaptation + self.base_threshold;
         // (1 - a) u + a I, written as u + a (I - u).
-        let pre = membrane.clone() + rate * (current - membrane);
+        let pre = blend(membrane, current, rate);
         let spikes = fire(
             pre.clone() - threshold.clone(),
             &self.surrogate,

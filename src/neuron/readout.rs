@@ -1,12 +1,13 @@
 //! Non-spiking leaky-integrator readouts that turn spikes into class scores.
 
+use crate::fused::blend;
 use crate::math::sigmoid;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
-use super::common::{check_sequence_input, check_state, check_step_input, scan};
+use super::common::{check_sequence_input, check_state, check_step_input, linear_step, scan};
 use super::gate::Gate;
 use super::lif::MIN_TIME_CONSTANT;
 use super::ltc::linear;
@@ -138,11 +139,11 @@ impl LtcReadout {
             x.dims()[0],
             self.d_output(),
         );
-        let drive = self.output.forward(x);
+        let drive = linear_step(&self.output, x);
         let previous = state.potential;
         let rate = sigmoid(self.gate.forward(drive.clone(), previous.clone()));
         // (1 - k) m + k d, written as m + k (d - m).
-        let potential = previous.clone() + rate * (drive - previous);
+        let potential = blend(previous, drive, rate);
         (potential.clone(), ReadoutState { potential })
     }
 

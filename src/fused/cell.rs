@@ -1,0 +1,479 @@
+//! The spiking cell's operations as single graph nodes with hand-written backward passes.
+//!
+//! Written with tensor operations, one LTC step records about forty autodiff nodes. Each keeps
+//! the tensors its backward pass needs and allocates its output, so BPTT holds about sixteen
+//! `[batch, hidden]` tensors per time step and FPTT allocates as many per update. The operations
+//! here are one node each and keep only what their derivative needs:
+//!
+//! | operation | forward | kept for the backward pass |
+//! | --- | --- | --- |
+//! | [`CellOps::affine`] | `x W + b` | `x`, `W` (already alive) |
+//! | [`CellOps::affine_pair`] | `x₁ W₁ + x₂ W₂ + b` | `x₁`, `W₁`, `x₂`, `W₂` (already alive) |
+//! | [`CellOps::logistic`] | `1 / (1 + e^(−z))` | the output |
+//! | [`CellOps::blend`] | `a + w (b − a)` | `a`, `b`, `w` (already alive) |
+//! | [`CellOps::spike`] | `[v > 0]` (NaN where `v` diverged) | the surrogate's slope |
+//!
+//! The trait's default bodies compose burn's tensor operations; they are the reference the tests
+//! check the others against, and what flex runs. ndarray overrides them with loops and strided
+//! matrix products (`cell_ndarray`), and `Autodiff` records each as one node (`cell_autodiff`).
+//! Other backends (wgpu) never reach this trait: the wrappers in [`super`] keep the tensor form
+//! there, which wgpu fuses by itself.
+
+#![cfg_attr(feature = "ndarray", allow(deprecated))]
+
+#[cfg(feature = "flex")]
+use burn::backend::Flex;
+#[cfg(feature = "ndarray")]
+use burn::backend::NdArray;
+use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
+
+/// Fused operations of a spiking cell, and the products and element-wise derivatives their
+/// backward passes need.
+///
+/// Shapes: `x` `[batch, k]`, `W` `[k, n]`, `b` `[n]`; the element-wise operations take tensors of
+/// one shape.
+#[backend_extension(Autodiff, NdArray: cfg(feature = "ndarray"), Flex: cfg(feature = "flex"))]
+pub(crate) trait CellOps: Backend {
+    /// `x W + b`.
+    fn affine(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        reference::affine::<Self>(x, w, b)
+    }
+
+    /// `x₁ W₁ + x₂ W₂ + b`, summed in that order.
+    fn affine_pair(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        reference::affine_pair::<Self>(x1, w1, x2, w2, b)
+    }
+
+    /// The logistic sigmoid `1 / (1 + e^(−z))`, computed in that order.
+    fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::logistic::<Self>(z)
+    }
+
+    /// `a + w (b − a)`: `a` moved towards `b` by the fraction `w`.
+    fn blend(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        reference::blend::<Self>(a, b, w)
+    }
+
+    /// Spikes: `1` where `v > 0`, `0` elsewhere, and NaN where `v g(v)` is not finite (a
+    /// diverged membrane shows in the loss instead of passing as silence); under autodiff the
+    /// gradient of `v` is the output gradient times `slope`, the surrogate's `g(v)` (a constant).
+    fn spike(v: FloatTensor<Self>, slope: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::spike::<Self>(v, slope)
+    }
+
+    /// `g Wᵀ`: the input gradient of `x W` given the output gradient `g`.
+    fn product_with_transposed(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::product_with_transposed::<Self>(g, w)
+    }
+
+    /// `xᵀ g`: the weight gradient of `x W` given the output gradient `g`.
+    fn transposed_product(x: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::transposed_product::<Self>(x, g)
+    }
+
+    /// `g y (1 − y)`: the input gradient of the logistic given its output `y`.
+    fn logistic_gradient(y: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::logistic_gradient::<Self>(y, g)
+    }
+
+    /// `g (1 − w)`: the gradient of [`Self::blend`] with respect to `a`.
+    fn blend_gradient_start(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::blend_gradient_start::<Self>(g, w)
+    }
+
+    /// `g (b − a)`: the gradient of [`Self::blend`] with respect to `w`.
+    fn blend_gradient_fraction(
+        g: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        reference::blend_gradient_fraction::<Self>(g, a, b)
+    }
+}
+
+/// The operations as compositions of burn's tensor operations, on any backend.
+pub(crate) mod reference {
+    use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
+    use burn::tensor::{BoolDType, Shape};
+
+    /// `b` as a `[1, n]` row for a `[k, n]` weight `w`.
+    fn row<B: Backend>(b: FloatTensor<B>, w: &FloatTensor<B>) -> FloatTensor<B> {
+        let shape = w.shape();
+        B::float_reshape(b, Shape::new([1, shape[shape.num_dims() - 1]]))
+    }
+
+    pub(crate) fn affine<B: Backend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        b: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        let b = row::<B>(b, &w);
+        B::float_add(B::float_matmul(x, w), b)
+    }
+
+    pub(crate) fn affine_pair<B: Backend>(
+        x1: FloatTensor<B>,
+        w1: FloatTensor<B>,
+        x2: FloatTensor<B>,
+        w2: FloatTensor<B>,
+        b: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        let b = row::<B>(b, &w1);
+        let products = B::float_add(B::float_matmul(x1, w1), B::float_matmul(x2, w2));
+        B::float_add(products, b)
+    }
+
+    pub(crate) fn logistic<B: Backend>(z: FloatTensor<B>) -> FloatTensor<B> {
+        let decay = B::float_exp(B::float_neg(z));
+        B::float_recip(B::float_add_scalar(decay, 1.0.into()))
+    }
+
+    pub(crate) fn blend<B: Backend>(
+        a: FloatTensor<B>,
+        b: FloatTensor<B>,
+        w: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        let step = B::float_mul(w, B::float_sub(b, a.clone()));
+        B::float_add(a, step)
+    }
+
+    /// `[v > 0] + (v g − v g)`: the step, plus a zero that is NaN where `v g` is not finite.
+    pub(crate) fn spike<B: Backend>(v: FloatTensor<B>, slope: FloatTensor<B>) -> FloatTensor<B> {
+        let dtype = v.dtype();
+        let linear = B::float_mul(v.clone(), slope);
+        let fired = B::float_greater_elem(v, 0.0.into(), BoolDType::Native);
+        let step = B::bool_into_float(fired, dtype.into());
+        B::float_add(step, B::float_sub(linear.clone(), linear))
+    }
+
+    pub(crate) fn product_with_transposed<B: Backend>(
+        g: FloatTensor<B>,
+        w: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::float_matmul(g, B::float_transpose(w))
+    }
+
+    pub(crate) fn transposed_product<B: Backend>(
+        x: FloatTensor<B>,
+        g: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::float_matmul(B::float_transpose(x), g)
+    }
+
+    pub(crate) fn logistic_gradient<B: Backend>(
+        y: FloatTensor<B>,
+        g: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        let slope = B::float_mul(y.clone(), B::float_add_scalar(B::float_neg(y), 1.0.into()));
+        B::float_mul(g, slope)
+    }
+
+    pub(crate) fn blend_gradient_start<B: Backend>(
+        g: FloatTensor<B>,
+        w: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::float_mul(g, B::float_add_scalar(B::float_neg(w), 1.0.into()))
+    }
+
+    pub(crate) fn blend_gradient_fraction<B: Backend>(
+        g: FloatTensor<B>,
+        a: FloatTensor<B>,
+        b: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::float_mul(g, B::float_sub(b, a))
+    }
+}
+
+#[cfg(feature = "flex")]
+impl CellOps for Flex {}
+
+#[cfg(feature = "ndarray")]
+impl CellOps for NdArray {
+    fn affine(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        super::cell_ndarray::affine(x, w, b)
+    }
+
+    fn affine_pair(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        super::cell_ndarray::affine_pair(x1, w1, x2, w2, b)
+    }
+
+    fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cell_ndarray::logistic(z)
+    }
+
+    fn blend(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        super::cell_ndarray::blend(a, b, w)
+    }
+
+    fn spike(v: FloatTensor<Self>, slope: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cell_ndarray::spike(v, slope)
+    }
+
+    fn product_with_transposed(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cell_ndarray::product_with_transposed(g, w)
+    }
+
+    fn transposed_product(x: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cell_ndarray::transposed_product(x, g)
+    }
+
+    fn logistic_gradient(y: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cell_ndarray::logistic_gradient(y, g)
+    }
+
+    fn blend_gradient_start(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cell_ndarray::blend_gradient_start(g, w)
+    }
+
+    fn blend_gradient_fraction(
+        g: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        super::cell_ndarray::blend_gradient_fraction(g, a, b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+    use crate::fused::{affine, affine_pair, blend, cpu_f32, logistic, spike};
+
+    /// The CPU devices of this build, with autodiff.
+    fn cpu_devices() -> Vec<Device> {
+        crate::enabled_backends()
+            .into_iter()
+            .filter(|name| *name != "wgpu")
+            .map(|name| {
+                crate::device_by_name(name)
+                    .expect("an enabled backend")
+                    .autodiff()
+            })
+            .collect()
+    }
+
+    fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+        tensor.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn assert_close<const D: usize>(actual: Tensor<D>, expected: &[f32], what: &str) {
+        let actual = values(actual);
+        assert_eq!(actual.len(), expected.len(), "{what}");
+        for (a, e) in actual.iter().zip(expected) {
+            assert!(
+                (a - e).abs() <= 1e-6 * (1.0 + e.abs()),
+                "{what}: {actual:?} against {expected:?}"
+            );
+        }
+    }
+
+    fn tracked<const D: usize>(values: TensorData, device: &Device) -> Tensor<D> {
+        Tensor::from_data(values, device).require_grad()
+    }
+
+    #[test]
+    fn autodiff_tensors_on_the_cpu_take_the_fused_nodes() {
+        for device in cpu_devices() {
+            let x = Tensor::<2>::ones([2, 2], &device).require_grad();
+            assert!(cpu_f32(&x), "{device:?}");
+            assert!(cpu_f32(&x.clone().detach()), "{device:?}");
+        }
+    }
+
+    /// `x₁ W₁ + x₂ W₂ + b` and its five gradients, worked by hand for a weighted sum `Σ G ∘ y`.
+    #[test]
+    fn affine_pair_and_its_gradients_match_hand_values() {
+        for device in cpu_devices() {
+            let x1 = tracked::<2>(TensorData::from([[1.0f32, 2.0], [3.0, 4.0]]), &device);
+            let w1 = tracked::<2>(TensorData::from([[1.0f32, -1.0], [0.5, 2.0]]), &device);
+            let x2 = tracked::<2>(TensorData::from([[1.0f32], [-1.0]]), &device);
+            let w2 = tracked::<2>(TensorData::from([[2.0f32, 3.0]]), &device);
+            let b = tracked::<1>(TensorData::from([0.5f32, -0.5]), &device);
+            let weights = Tensor::<2>::from_data([[1.0f32, 2.0], [3.0, 4.0]], &device);
+            let y = affine_pair(
+                x1.clone(),
+                w1.clone(),
+                x2.clone(),
+                w2.clone(),
+                Some(b.clone()),
+            );
+            assert_close(y.clone(), &[4.5, 5.5, 3.5, 1.5], "y");
+            let grads = (y * weights).sum().backward();
+            assert_close(x1.grad(&grads).unwrap(), &[-1.0, 4.5, -1.0, 9.5], "dx1");
+            assert_close(w1.grad(&grads).unwrap(), &[10.0, 14.0, 14.0, 20.0], "dW1");
+            assert_close(x2.grad(&grads).unwrap(), &[8.0, 18.0], "dx2");
+            assert_close(w2.grad(&grads).unwrap(), &[-2.0, -2.0], "dW2");
+            assert_close(b.grad(&grads).unwrap(), &[4.0, 6.0], "db");
+
+            // The single product: x₁ W₁ + b.
+            let y = affine(x1.clone(), w1.clone(), Some(b.clone()));
+            assert_close(y.clone(), &[2.5, 2.5, 5.5, 4.5], "affine y");
+            let grads = (y * Tensor::from_data([[1.0f32, 2.0], [3.0, 4.0]], &device))
+                .sum()
+                .backward();
+            assert_close(
+                x1.grad(&grads).unwrap(),
+                &[-1.0, 4.5, -1.0, 9.5],
+                "affine dx",
+            );
+            assert_close(
+                w1.grad(&grads).unwrap(),
+                &[10.0, 14.0, 14.0, 20.0],
+                "affine dW",
+            );
+            assert_close(b.grad(&grads).unwrap(), &[4.0, 6.0], "affine db");
+        }
+    }
+
+    #[test]
+    fn logistic_blend_and_spike_match_hand_values() {
+        for device in cpu_devices() {
+            // σ(0) = 1/2, σ(ln 3) = 3/4; σ' = σ (1 − σ).
+            let z = tracked::<1>(TensorData::from([0.0f32, 3f32.ln()]), &device);
+            let y = logistic(z.clone());
+            assert_close(y.clone(), &[0.5, 0.75], "logistic");
+            let grads = y.sum().backward();
+            assert_close(z.grad(&grads).unwrap(), &[0.25, 0.1875], "logistic dz");
+
+            // a + w (b − a) with G = [1, 2]: da = G (1 − w), db = G w, dw = G (b − a).
+            let a = tracked::<1>(TensorData::from([1.0f32, 2.0]), &device);
+            let b = tracked::<1>(TensorData::from([3.0f32, -2.0]), &device);
+            let w = tracked::<1>(TensorData::from([0.25f32, 0.5]), &device);
+            let out = blend(a.clone(), b.clone(), w.clone());
+            assert_close(out.clone(), &[1.5, 0.0], "blend");
+            let grads = (out * Tensor::from_data([1.0f32, 2.0], &device))
+                .sum()
+                .backward();
+            assert_close(a.grad(&grads).unwrap(), &[0.75, 1.0], "blend da");
+            assert_close(b.grad(&grads).unwrap(), &[0.25, 1.0], "blend db");
+            assert_close(w.grad(&grads).unwrap(), &[2.0, -8.0], "blend dw");
+
+            // Spikes where v > 0; ds/dv is the given slope.
+            let v = tracked::<1>(TensorData::from([-0.5f32, 0.0, 0.2]), &device);
+            let slope = Tensor::<1>::from_data([0.1f32, 0.2, 0.3], &device);
+            let s = spike(v.clone(), slope);
+            assert_eq!(values(s.clone()), vec![0.0, 0.0, 1.0]);
+            let grads = (s * Tensor::from_data([1.0f32, 2.0, 3.0], &device))
+                .sum()
+                .backward();
+            assert_close(v.grad(&grads).unwrap(), &[0.1, 0.4, 0.9], "spike dv");
+
+            // A diverged membrane spikes NaN, so that the loss shows it.
+            let v = tracked::<1>(TensorData::from([f32::NAN, f32::INFINITY, 1.0]), &device);
+            let slope = Tensor::<1>::from_data([0.1f32, 0.0, 0.0], &device);
+            let s = values(spike(v, slope));
+            assert!(s[0].is_nan() && s[1].is_nan() && s[2] == 1.0, "{s:?}");
+        }
+    }
+
+    /// A partner that is not tracked gets no gradient, and the tracked one still does.
+    #[test]
+    fn untracked_operands_get_no_gradient() {
+        for device in cpu_devices() {
+            let x = Tensor::<2>::from_data([[1.0f32, 2.0]], &device);
+            let w = tracked::<2>(TensorData::from([[1.0f32], [3.0]]), &device);
+            let b = Tensor::<1>::from_data([0.0f32], &device);
+            let state = Tensor::<2>::from_data([[4.0f32]], &device);
+            let ws = Tensor::<2>::from_data([[0.5f32]], &device);
+            let y = affine_pair(x.clone(), w.clone(), state, ws, Some(b));
+            let grads = y.sum().backward();
+            assert_close(w.grad(&grads).unwrap(), &[1.0, 2.0], "dW");
+            assert!(x.grad(&grads).is_none());
+
+            let a = tracked::<1>(TensorData::from([1.0f32]), &device);
+            let out = blend(
+                a.clone(),
+                Tensor::from_data([3.0f32], &device),
+                Tensor::from_data([0.25f32], &device),
+            );
+            let grads = out.sum().backward();
+            assert_close(a.grad(&grads).unwrap(), &[0.75], "da with constant b, w");
+        }
+    }
+
+    /// On random inputs the fused nodes give the tensor form's forward values bit for bit, and its
+    /// gradients to rounding (the gradients are summed in another order).
+    #[test]
+    fn fused_nodes_match_the_tensor_forms_on_random_inputs() {
+        let random = |dims: [usize; 2], device: &Device| {
+            Tensor::<2>::random(dims, Distribution::Uniform(-1.0, 1.0), device).require_grad()
+        };
+        for device in cpu_devices() {
+            device.seed(5);
+            let (x1, w1, x2, w2) = (
+                random([5, 7], &device),
+                random([7, 3], &device),
+                random([5, 4], &device),
+                random([4, 3], &device),
+            );
+            let b =
+                Tensor::<1>::random([3], Distribution::Uniform(-1.0, 1.0), &device).require_grad();
+            let outer = Tensor::<2>::random([5, 3], Distribution::Uniform(-1.0, 1.0), &device);
+
+            let fused = {
+                let pre = affine_pair(
+                    x1.clone(),
+                    w1.clone(),
+                    x2.clone(),
+                    w2.clone(),
+                    Some(b.clone()),
+                );
+                let rate = logistic(pre.clone());
+                let mixed = blend(pre.clone(), outer.clone(), rate);
+                spike(mixed.clone(), outer.clone().abs()) + mixed
+            };
+            let composed = {
+                let pre = x1.clone().matmul(w1.clone())
+                    + x2.clone().matmul(w2.clone())
+                    + b.clone().unsqueeze();
+                let rate = (pre.clone().neg().exp() + 1.0).recip();
+                let mixed = pre.clone() + rate * (outer.clone() - pre);
+                let linear = mixed.clone() * outer.clone().abs();
+                mixed.clone().greater_elem(0.0).float() + (linear.clone() - linear.detach()) + mixed
+            };
+            assert_eq!(
+                values(fused.clone()),
+                values(composed.clone()),
+                "{device:?}: forward bits"
+            );
+
+            let fused_grads = (fused * outer.clone()).sum().backward();
+            let composed_grads = (composed * outer.clone()).sum().backward();
+            for (name, parameter) in [("x1", &x1), ("w1", &w1), ("x2", &x2), ("w2", &w2)] {
+                let expected = values(parameter.grad(&composed_grads).unwrap());
+                assert_close(parameter.grad(&fused_grads).unwrap(), &expected, name);
+            }
+            let expected = values(b.grad(&composed_grads).unwrap());
+            assert_close(b.grad(&fused_grads).unwrap(), &expected, "b");
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! [`CellOps`] under autodiff: each operation is one graph node whose backward pass is written by
+//! hand and keeps only the tensors its derivative needs.
+//!
+//! The tensors a node keeps are its parents' outputs (checkpointed by id, so nothing is copied)
+//! or, for the logistic and the spike, one tensor of its own. Products keep an operand only when
+//! the other operand is tracked, as burn's own `matmul` does.
+
+use burn::backend::autodiff::{
+    Autodiff, NodeId,
+    checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind},
+};
+use burn::backend::{TensorMetadata, tensor::FloatTensor};
+use burn::tensor::Shape;
+
+use super::cell::CellOps;
+
+/// The gradient of a bias `[n]` added to every row of a `[batch, n]` output.
+fn bias_gradient<B: CellOps>(g: FloatTensor<B>, n: usize) -> FloatTensor<B> {
+    B::float_reshape(B::float_sum_dim(g, 0), Shape::new([n]))
+}
+
+/// The columns of a `[k, n]` weight.
+fn columns<T: TensorMetadata>(w: &T) -> usize {
+    let shape = w.shape();
+    shape[shape.num_dims() - 1]
+}
+
+fn retrieve<B: CellOps>(
+    checkpointer: &mut Checkpointer,
+    id: Option<NodeId>,
+) -> Option<FloatTensor<B>> {
+    id.map(|id| checkpointer.retrieve_node_output::<FloatTensor<B>>(id))
+}
+
+/// Registers the gradients of `x` and `W` in a product `x W` whose output gradient is `g`.
+fn product_gradients<B: CellOps>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; 2],
+    operands: [Option<FloatTensor<B>>; 2],
+    g: &FloatTensor<B>,
+) {
+    let [x_node, w_node] = parents;
+    let [x, w] = operands;
+    if let Some(id) = x_node {
+        let w = w.expect("kept when x is tracked");
+        grads.register::<B>(id, B::product_with_transposed(g.clone(), w));
+    }
+    if let Some(id) = w_node {
+        let x = x.expect("kept when W is tracked");
+        grads.register::<B>(id, B::transposed_product(x, g.clone()));
+    }
+}
+
+#[derive(Debug)]
+struct AffineBackward;
+
+impl<B: CellOps> Backward<B, 3> for AffineBackward {
+    /// `x` (kept when `W` is tracked), `W` (kept when `x` is tracked), the bias width.
+    type State = (Option<NodeId>, Option<NodeId>, usize);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let (x, w, n) = ops.state;
+        let operands = [
+            retrieve::<B>(checkpointer, x),
+            retrieve::<B>(checkpointer, w),
+        ];
+        let g = grads.consume::<B>(&ops.node);
+        let [x_node, w_node, b_node] = ops.parents.map(|node| node.map(|node| node.id));
+        product_gradients::<B>(grads, [x_node, w_node], operands, &g);
+        if let Some(id) = b_node {
+            grads.register::<B>(id, bias_gradient::<B>(g, n));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AffinePairBackward;
+
+impl<B: CellOps> Backward<B, 5> for AffinePairBackward {
+    /// `x₁`, `W₁`, `x₂`, `W₂` (each kept when its partner is tracked), the bias width.
+    type State = ([Option<NodeId>; 4], usize);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 5>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let ([x1, w1, x2, w2], n) = ops.state;
+        let first = [
+            retrieve::<B>(checkpointer, x1),
+            retrieve::<B>(checkpointer, w1),
+        ];
+        let second = [
+            retrieve::<B>(checkpointer, x2),
+            retrieve::<B>(checkpointer, w2),
+        ];
+        let g = grads.consume::<B>(&ops.node);
+        let [x1_node, w1_node, x2_node, w2_node, b_node] =
+            ops.parents.map(|node| node.map(|node| node.id));
+        product_gradients::<B>(grads, [x1_node, w1_node], first, &g);
+        product_gradients::<B>(grads, [x2_node, w2_node], second, &g);
+        if let Some(id) = b_node {
+            grads.register::<B>(id, bias_gradient::<B>(g, n));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LogisticBackward;
+
+impl<B: CellOps> Backward<B, 1> for LogisticBackward {
+    /// The output `y`.
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = grads.consume::<B>(&ops.node);
+        let [z_node] = ops.parents;
+        if let Some(node) = z_node {
+            grads.register::<B>(node.id, B::logistic_gradient(ops.state, g));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct BlendBackward;
+
+impl<B: CellOps> Backward<B, 3> for BlendBackward {
+    /// `a` and `b` (kept when `w` is tracked), `w` (kept when `a` or `b` is).
+    type State = [Option<NodeId>; 3];
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [a, b, w] = ops.state.map(|id| retrieve::<B>(checkpointer, id));
+        let g = grads.consume::<B>(&ops.node);
+        let [a_node, b_node, w_node] = ops.parents;
+        if let Some(node) = a_node {
+            let w = w.clone().expect("kept when a is tracked");
+            grads.register::<B>(node.id, B::blend_gradient_start(g.clone(), w));
+        }
+        if let Some(node) = b_node {
+            let w = w.expect("kept when b is tracked");
+            grads.register::<B>(node.id, B::float_mul(g.clone(), w));
+        }
+        if let Some(node) = w_node {
+            let (a, b) = (a.expect("kept when w is tracked"), b.expect("kept"));
+            grads.register::<B>(node.id, B::blend_gradient_fraction(g, a, b));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SpikeBackward;
+
+impl<B: CellOps> Backward<B, 2> for SpikeBackward {
+    /// The surrogate's slope `g(v)`.
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = grads.consume::<B>(&ops.node);
+        let [v_node, _slope_is_a_constant] = ops.parents;
+        if let Some(node) = v_node {
+            grads.register::<B>(node.id, B::float_mul(g, ops.state));
+        }
+    }
+}
+
+impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
+    fn affine(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let n = columns(&w);
+        let (x_tracked, w_tracked) = (x.is_tracked(), w.is_tracked());
+        let prep = AffineBackward.prepare::<C>([x.node(), w.node(), b.node()]);
+        match prep.compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (
+                    w_tracked.then(|| prep.checkpoint(&x)),
+                    x_tracked.then(|| prep.checkpoint(&w)),
+                    n,
+                );
+                let out = B::affine(x.into_primitive(), w.into_primitive(), b.into_primitive());
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::affine(
+                x.into_primitive(),
+                w.into_primitive(),
+                b.into_primitive(),
+            )),
+        }
+    }
+
+    fn affine_pair(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let n = columns(&w1);
+        let tracked = [
+            x1.is_tracked(),
+            w1.is_tracked(),
+            x2.is_tracked(),
+            w2.is_tracked(),
+        ];
+        let nodes = [x1.node(), w1.node(), x2.node(), w2.node(), b.node()];
+        let forward = |x1: FloatTensor<Self>,
+                       w1: FloatTensor<Self>,
+                       x2: FloatTensor<Self>,
+                       w2: FloatTensor<Self>,
+                       b: FloatTensor<Self>| {
+            B::affine_pair(
+                x1.into_primitive(),
+                w1.into_primitive(),
+                x2.into_primitive(),
+                w2.into_primitive(),
+                b.into_primitive(),
+            )
+        };
+        match AffinePairBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let kept = [
+                    tracked[1].then(|| prep.checkpoint(&x1)),
+                    tracked[0].then(|| prep.checkpoint(&w1)),
+                    tracked[3].then(|| prep.checkpoint(&x2)),
+                    tracked[2].then(|| prep.checkpoint(&w2)),
+                ];
+                prep.finish((kept, n), forward(x1, w1, x2, w2, b))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward(x1, w1, x2, w2, b)),
+        }
+    }
+
+    fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {
+        match LogisticBackward
+            .prepare::<C>([z.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::logistic(z.into_primitive());
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::logistic(z.into_primitive())),
+        }
+    }
+
+    fn blend(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let ends_tracked = a.is_tracked() || b.is_tracked();
+        let w_tracked = w.is_tracked();
+        match BlendBackward
+            .prepare::<C>([a.node(), b.node(), w.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let kept = [
+                    w_tracked.then(|| prep.checkpoint(&a)),
+                    w_tracked.then(|| prep.checkpoint(&b)),
+                    ends_tracked.then(|| prep.checkpoint(&w)),
+                ];
+                let out = B::blend(a.into_primitive(), b.into_primitive(), w.into_primitive());
+                prep.finish(kept, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::blend(
+                a.into_primitive(),
+                b.into_primitive(),
+                w.into_primitive(),
+            )),
+        }
+    }
+
+    fn spike(v: FloatTensor<Self>, slope: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SpikeBackward
+            .prepare::<C>([v.node(), slope.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let slope = slope.into_primitive();
+                let out = B::spike(v.into_primitive(), slope.clone());
+                prep.finish(slope, out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::spike(v.into_primitive(), slope.into_primitive()))
+            }
+        }
+    }
+}

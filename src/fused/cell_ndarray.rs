@@ -1,0 +1,200 @@
+//! [`CellOps`](super::cell::CellOps) on ndarray: one loop per element-wise operation, and matrix
+//! products that hand transposed operands to the GEMM as strided views.
+//!
+//! burn-ndarray's `matmul` copies every operand that is not in standard layout, which each
+//! transposed operand of a backward pass is; `general_mat_mul` takes any strides, and packs its
+//! operands into panels anyway. The products and sums here run in the reference's order (the
+//! trait's default bodies), so the forward values are the reference's bits. Tensors of another
+//! dtype than f32 take the reference.
+
+#![allow(deprecated)]
+
+use std::borrow::Cow;
+
+use burn::backend::NdArray;
+use burn::backend::ndarray::{NdArrayTensor, SharedArray};
+use burn::backend::tensor::FloatTensor;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayD, ArrayView2, Ix1, Ix2, IxDyn};
+
+use super::cell::reference;
+
+type Float = FloatTensor<NdArray>;
+
+fn all_f32(tensors: &[&Float]) -> bool {
+    tensors.iter().all(|t| matches!(t, NdArrayTensor::F32(_)))
+}
+
+/// The f32 array of a tensor [`all_f32`] accepted.
+fn array(tensor: Float) -> SharedArray<f32> {
+    match tensor {
+        NdArrayTensor::F32(storage) => storage.into_shared(),
+        _ => unreachable!("checked by all_f32"),
+    }
+}
+
+fn tensor(array: ArrayD<f32>) -> Float {
+    NdArrayTensor::from(array.into_shared())
+}
+
+/// A 2-d view of `array`, whatever its strides.
+///
+/// # Panics
+///
+/// When `array` is not a matrix.
+fn matrix(array: &SharedArray<f32>) -> ArrayView2<'_, f32> {
+    array
+        .view()
+        .into_dimensionality::<Ix2>()
+        .expect("a matrix product takes 2-d tensors")
+}
+
+/// `a b` into a new matrix.
+fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+    let mut out = Array2::zeros((a.nrows(), b.ncols()));
+    general_mat_mul(1.0, &a, &b, 0.0, &mut out);
+    out
+}
+
+/// Adds the bias `b` (`[n]`) to every row of `out`.
+fn add_row(out: &mut Array2<f32>, b: &SharedArray<f32>) {
+    let b = b
+        .view()
+        .into_dimensionality::<Ix1>()
+        .expect("a bias is 1-d");
+    for mut row in out.rows_mut() {
+        row.zip_mut_with(&b, |o, &b| *o += b);
+    }
+}
+
+pub(super) fn affine(x: Float, w: Float, b: Float) -> Float {
+    if !all_f32(&[&x, &w, &b]) {
+        return reference::affine::<NdArray>(x, w, b);
+    }
+    let (x, w, b) = (array(x), array(w), array(b));
+    let mut out = product(matrix(&x), matrix(&w));
+    add_row(&mut out, &b);
+    tensor(out.into_dyn())
+}
+
+pub(super) fn affine_pair(x1: Float, w1: Float, x2: Float, w2: Float, b: Float) -> Float {
+    if !all_f32(&[&x1, &w1, &x2, &w2, &b]) {
+        return reference::affine_pair::<NdArray>(x1, w1, x2, w2, b);
+    }
+    let (x1, w1, x2, w2, b) = (array(x1), array(w1), array(x2), array(w2), array(b));
+    let mut out = product(matrix(&x1), matrix(&w1));
+    // `out + x₂ W₂` with β = 1: the sum the reference's addition of two products gives.
+    general_mat_mul(1.0, &matrix(&x2), &matrix(&w2), 1.0, &mut out);
+    add_row(&mut out, &b);
+    tensor(out.into_dyn())
+}
+
+pub(super) fn product_with_transposed(g: Float, w: Float) -> Float {
+    if !all_f32(&[&g, &w]) {
+        return reference::product_with_transposed::<NdArray>(g, w);
+    }
+    let (g, w) = (array(g), array(w));
+    tensor(product(matrix(&g), matrix(&w).t()).into_dyn())
+}
+
+pub(super) fn transposed_product(x: Float, g: Float) -> Float {
+    if !all_f32(&[&x, &g]) {
+        return reference::transposed_product::<NdArray>(x, g);
+    }
+    let (x, g) = (array(x), array(g));
+    tensor(product(matrix(&x).t(), matrix(&g)).into_dyn())
+}
+
+/// The values of `array` in standard (row-major) order, copied only when not laid out so.
+fn values(array: &SharedArray<f32>) -> Cow<'_, [f32]> {
+    match array.as_slice() {
+        Some(values) => Cow::Borrowed(values),
+        None => Cow::Owned(array.iter().copied().collect()),
+    }
+}
+
+/// Whether the tensors are f32 of one shape, so that their values pair up element by element.
+fn same_f32_shapes(tensors: &[&Float]) -> bool {
+    use burn::backend::TensorMetadata;
+    all_f32(tensors)
+        && tensors
+            .windows(2)
+            .all(|pair| pair[0].shape() == pair[1].shape())
+}
+
+/// `f` over the elements of one array, as a new tensor of its shape.
+fn map(input: Float, f: impl Fn(f32) -> f32) -> Float {
+    let input = array(input);
+    let out: Vec<f32> = values(&input).iter().map(|&x| f(x)).collect();
+    tensor(ArrayD::from_shape_vec(IxDyn(input.shape()), out).expect("one value per element"))
+}
+
+/// `f` over the paired elements of two arrays of one shape.
+fn map2(a: Float, b: Float, f: impl Fn(f32, f32) -> f32) -> Float {
+    let (a, b) = (array(a), array(b));
+    let out: Vec<f32> = values(&a)
+        .iter()
+        .zip(values(&b).iter())
+        .map(|(&a, &b)| f(a, b))
+        .collect();
+    tensor(ArrayD::from_shape_vec(IxDyn(a.shape()), out).expect("one value per element"))
+}
+
+/// `f` over the paired elements of three arrays of one shape.
+fn map3(a: Float, b: Float, c: Float, f: impl Fn(f32, f32, f32) -> f32) -> Float {
+    let (a, b, c) = (array(a), array(b), array(c));
+    let out: Vec<f32> = values(&a)
+        .iter()
+        .zip(values(&b).iter())
+        .zip(values(&c).iter())
+        .map(|((&a, &b), &c)| f(a, b, c))
+        .collect();
+    tensor(ArrayD::from_shape_vec(IxDyn(a.shape()), out).expect("one value per element"))
+}
+
+pub(super) fn logistic(z: Float) -> Float {
+    if !all_f32(&[&z]) {
+        return reference::logistic::<NdArray>(z);
+    }
+    map(z, |z| 1.0 / ((-z).exp() + 1.0))
+}
+
+pub(super) fn spike(v: Float, slope: Float) -> Float {
+    if !same_f32_shapes(&[&v, &slope]) {
+        return reference::spike::<NdArray>(v, slope);
+    }
+    // `linear − linear` is 0 when `linear` is finite and NaN otherwise.
+    map2(v, slope, |v, slope| match (v * slope).is_finite() {
+        true if v > 0.0 => 1.0,
+        true => 0.0,
+        false => f32::NAN,
+    })
+}
+
+pub(super) fn blend(a: Float, b: Float, w: Float) -> Float {
+    if !same_f32_shapes(&[&a, &b, &w]) {
+        return reference::blend::<NdArray>(a, b, w);
+    }
+    map3(a, b, w, |a, b, w| a + w * (b - a))
+}
+
+pub(super) fn logistic_gradient(y: Float, g: Float) -> Float {
+    if !same_f32_shapes(&[&y, &g]) {
+        return reference::logistic_gradient::<NdArray>(y, g);
+    }
+    map2(y, g, |y, g| g * (y * (-y + 1.0)))
+}
+
+pub(super) fn blend_gradient_start(g: Float, w: Float) -> Float {
+    if !same_f32_shapes(&[&g, &w]) {
+        return reference::blend_gradient_start::<NdArray>(g, w);
+    }
+    map2(g, w, |g, w| g * (-w + 1.0))
+}
+
+pub(super) fn blend_gradient_fraction(g: Float, a: Float, b: Float) -> Float {
+    if !same_f32_shapes(&[&g, &a, &b]) {
+        return reference::blend_gradient_fraction::<NdArray>(g, a, b);
+    }
+    map3(g, a, b, |g, a, b| g * (b - a))
+}
