@@ -102,7 +102,7 @@ fn main() {
     let out = serde_json::json!({
         "impl": "burn-fptt",
         "mode": format!("{:?}", args.mode).to_lowercase(),
-        "device": burn_fptt::enabled_backends().first(),
+        "device": burn_fptt::default_backend(),
         "batch": args.batch,
         "hidden": args.hidden,
         "steps": args.steps,

@@ -108,14 +108,29 @@ pub fn device_by_name(name: &str) -> Result<Device, String> {
 /// assert!(!device.is_autodiff());
 /// ```
 pub fn default_device() -> Device {
-    let name = match std::env::var("BURN_FPTT_BACKEND") {
+    let name = default_backend();
+    device_by_name(&name).unwrap_or_else(|err| panic!("BURN_FPTT_BACKEND: {err}"))
+}
+
+/// The name of the backend [`default_device`] runs on: `BURN_FPTT_BACKEND` when set, else the
+/// preferred enabled backend (the name results files record).
+///
+/// # Panics
+///
+/// When no backend feature is enabled.
+///
+/// ```
+/// let name = burn_fptt::default_backend();
+/// assert!(burn_fptt::enabled_backends().contains(&name.as_str()));
+/// ```
+pub fn default_backend() -> String {
+    match std::env::var("BURN_FPTT_BACKEND") {
         Ok(name) if !name.is_empty() => name,
         _ => enabled_backends()
             .first()
             .expect("burn-fptt needs one of the cargo features `ndarray`, `flex` or `wgpu`")
             .to_string(),
-    };
-    device_by_name(&name).unwrap_or_else(|err| panic!("BURN_FPTT_BACKEND: {err}"))
+    }
 }
 
 /// The device of `model`'s first parameter, or [`default_device`] for a model without any.

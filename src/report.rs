@@ -88,11 +88,7 @@ impl RunSummary {
             seconds: started.elapsed().as_secs_f64(),
             peak_rss_mib: peak_rss_mib(),
             seed,
-            backend: crate::enabled_backends()
-                .first()
-                .copied()
-                .unwrap_or("none")
-                .to_string(),
+            backend: crate::default_backend(),
             commit: git_commit(),
             settings: serde_json::Map::new(),
         }
