@@ -266,9 +266,9 @@ fn slope<const D: usize>(v: &Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
     surrogate.derivative(constant).detach()
 }
 
-/// Adds `0` in the forward pass and `g(v)` to `ds/dv` in the backward pass.
-fn surrogate_term<const D: usize>(v: Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
-    let slope = slope(&v, surrogate);
+/// `v g − detach(v g)`: adds `0` in the forward pass (NaN where `v g` is not finite) and the
+/// constant `slope` `g` to `ds/dv` in the backward pass.
+pub(crate) fn straight_through<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D> {
     let linear = v * slope;
     linear.clone() - linear.detach()
 }
@@ -307,5 +307,6 @@ pub fn smooth_spike<const D: usize>(v: Tensor<D>, surrogate: &Surrogate) -> Tens
     if !v.is_tracked() {
         return smooth;
     }
-    smooth + surrogate_term(v, surrogate)
+    let slope = slope(&v, surrogate);
+    smooth + straight_through(v, slope)
 }

@@ -105,8 +105,7 @@ pub(crate) fn spike<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D>
         return cell_call!(spike(v, slope));
     }
     let step = v.clone().greater_elem(0.0).float();
-    let linear = v * slope;
-    step + (linear.clone() - linear.detach())
+    step + crate::surrogate::straight_through(v, slope)
 }
 
 /// The first-moment and infinity-norm state of one Adamax step, flattened.
