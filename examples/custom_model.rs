@@ -189,13 +189,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     training = spiking_metrics(training, &model);
     training = atomic_checkpointers(training, &dir);
     let resumed = if args.resume {
-        let epoch =
-            latest_checkpoint(&dir, matches!(method, Method::Fptt(_))).ok_or_else(|| {
-                format!(
-                    "--resume: no whole checkpoint in {}/checkpoint",
-                    dir.display()
-                )
-            })?;
+        let epoch = latest_checkpoint(&dir).ok_or_else(|| {
+            format!(
+                "--resume: no whole checkpoint in {}/checkpoint",
+                dir.display()
+            )
+        })?;
         eprintln!("resuming after epoch {epoch} from {}", dir.display());
         training = training.checkpoint(epoch);
         Some(epoch)

@@ -138,17 +138,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut learner,
         &train,
         &test,
-        remaining,
-        args.batch,
-        args.seed,
+        &FitConfig::new(remaining, args.batch).with_seed(args.seed),
         |r| eprintln!("{}", report::epoch_line(r, args.epochs)),
     )?;
     let last = match reports.last() {
         Some(report) => report.test,
         // Resumed after the last epoch: measure the checkpoint as it is.
-        None => evaluate(learner.model(), test.batches(256, None, &device)),
+        None => evaluate(learner.model(), test.batches(256, None, &device))?,
     };
-    let name = learner.method().name();
+    let name = learner.rule().name();
     let summary = report::RunSummary::new(
         "quickstart",
         "digits",

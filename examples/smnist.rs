@@ -143,14 +143,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut learner,
         &train,
         &test,
-        args.epochs,
-        args.batch,
-        args.seed,
+        &FitConfig::new(args.epochs, args.batch).with_seed(args.seed),
         |r| eprintln!("{}", report::epoch_line(r, args.epochs)),
     )?;
     let last = reports.last().map(|r| r.test).unwrap_or_default();
     let data = if args.permuted { "ps-mnist" } else { "s-mnist" };
-    let name = learner.method().name();
+    let name = learner.rule().name();
     let summary =
         report::RunSummary::new("smnist", data, name, last, args.epochs, started, args.seed)
             .with_settings(serde_json::json!({

@@ -6,9 +6,15 @@
 //!   constant), [`Lif`], [`Alif`] and readouts [`LtcReadout`], [`LeakyReadout`]: burn modules
 //!   with configs, records and display, composable with burn-nn layers.
 //! - [`StepModel`]: one time step of a recurrent model, the unit that the learners drive.
-//! - [`Fptt`] / [`FpttConfig`]: forward propagation through time, online training with memory
-//!   constant in the sequence length; [`SequenceLearner`] drives it (or BPTT, the baseline)
-//!   over batches of sequences; [`AdamaxConfig`] is the method's optimizer.
+//! - [`rule`]: learning rules as peers behind one trait, [`LearningRule`]: [`FpttRule`]
+//!   (forward propagation through time, online, memory constant in the sequence length, built
+//!   by [`FpttConfig`]) and [`BpttRule`] (the offline baseline, whole-sequence or truncated);
+//!   [`Method`] picks one by value.
+//! - [`task`]: targets (classes or real values, per sequence or per step), sequences of
+//!   different lengths, and the loss of a step ([`StepLoss`]: cross-entropy, mean squared
+//!   error, or one's own).
+//! - [`SequenceLearner`] drives any rule over batches of sequences, [`fit`] over epochs;
+//!   [`AdamaxConfig`] is the method's optimizer.
 //!
 //! The math follows the LTC-SNN / FPTT method; the defaults are the method's.
 //!
@@ -22,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod fptt;
@@ -33,27 +40,33 @@ pub mod model;
 pub mod neuron;
 pub mod optim;
 pub mod report;
+pub mod rule;
 pub mod step;
 pub mod surrogate;
+pub mod task;
 #[cfg(feature = "train")]
 pub mod train;
 
 pub use error::ConfigError;
 pub use fptt::{Fptt, FpttConfig, LambdaCorrection};
 pub use learner::{
-    BatchStats, BpttConfig, EpochReport, EpochStats, Method, SequenceLearner, TrainError,
-    count_correct, evaluate, fit,
+    BatchStats, EpochReport, EpochStats, FitConfig, SequenceData, SequenceLearner, TrainError,
+    count_correct, evaluate, evaluate_with, fit,
 };
-pub use loss::{LossSchedule, cross_entropy, soft_cross_entropy};
-pub use model::{SpikingClassifier, SpikingClassifierConfig};
+pub use loss::{LossSchedule, cross_entropy, mean_squared_error, soft_cross_entropy};
+pub use model::{
+    SpikingClassifier, SpikingClassifierConfig, SpikingRegressor, SpikingRegressorConfig,
+};
 pub use neuron::{
     AdaptiveState, Alif, AlifConfig, AlifState, InitialMembrane, LeakyReadout, LeakyReadoutConfig,
     Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState,
     ResetMode,
 };
 pub use optim::{Adamax, AdamaxConfig};
+pub use rule::{BpttConfig, BpttRule, FpttRule, LearningRule, Method, MethodRule, RuleConfig};
 pub use step::{Detach, SpikingLayer, SpikingModel, StepModel};
 pub use surrogate::{Surrogate, smooth_spike, spike};
+pub use task::{SequenceBatch, StepLoss, Targets};
 
 use burn::tensor::Device;
 
@@ -147,18 +160,28 @@ pub mod prelude {
     pub use crate::error::ConfigError;
     pub use crate::fptt::{Fptt, FpttConfig, LambdaCorrection};
     pub use crate::learner::{
-        BatchStats, BpttConfig, EpochReport, EpochStats, Method, SequenceLearner, TrainError,
-        evaluate, fit,
+        BatchStats, EpochReport, EpochStats, FitConfig, SequenceData, SequenceLearner, TrainError,
+        evaluate, evaluate_with, fit,
     };
-    pub use crate::loss::{LossSchedule, cross_entropy};
-    pub use crate::model::{SpikingClassifier, SpikingClassifierConfig};
+    pub use crate::loss::{LossSchedule, cross_entropy, mean_squared_error};
+    pub use crate::model::{
+        SpikingClassifier, SpikingClassifierConfig, SpikingRegressor, SpikingRegressorConfig,
+    };
     pub use crate::neuron::{
         AdaptiveState, Alif, AlifConfig, AlifState, Gate, InitialMembrane, LeakyReadout,
         LeakyReadoutConfig, Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig,
         LtcState, ReadoutState, ResetMode,
     };
     pub use crate::optim::AdamaxConfig;
+    pub use crate::rule::{
+        BpttConfig, BpttRule, FpttRule, LearningRule, Method, MethodRule, RuleConfig,
+    };
     pub use crate::step::{Detach, SpikingLayer, SpikingModel, StepModel};
     pub use crate::surrogate::{Surrogate, smooth_spike, spike};
+    pub use crate::task::{
+        CrossEntropy, DefaultLoss, MeanSquaredError, SequenceBatch, StepLoss, StepTarget, Targets,
+        loss_fn,
+    };
     pub use crate::{default_device, device_by_name};
+    pub use burn::optim::AdamConfig;
 }

@@ -46,6 +46,12 @@ pub fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         .neg()
 }
 
+/// Mean squared error of `outputs` against `targets` (both `[batch, outputs]`), averaged over
+/// samples and outputs.
+pub fn mean_squared_error(outputs: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    (outputs - targets).square().mean()
+}
+
 /// Mean cross-entropy of `scores` against the soft targets `target_probs` (both
 /// `[batch, classes]`): `-mean_b sum_c q_bc log softmax(scores)_bc`.
 pub fn soft_cross_entropy(scores: Tensor<2>, target_probs: Tensor<2>) -> Tensor<1> {

@@ -1,7 +1,10 @@
-//! A ready-made spiking classifier: stacked LTC layers and an LTC readout, the method's network.
+//! Ready-made networks: a spiking classifier (stacked LTC layers and an LTC readout, the
+//! method's S-MNIST network) and a spiking regressor (an LTC layer and a linear readout of its
+//! membrane, the method's adding-problem network).
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use crate::error::{ConfigError, check};
@@ -167,5 +170,119 @@ impl SpikingModel for SpikingClassifier {
 
     fn spikes(&self, (states, _): &Self::State) -> Vec<Tensor<2>> {
         states.iter().map(|state| state.spikes.clone()).collect()
+    }
+}
+
+/// Configuration of a [`SpikingRegressor`].
+///
+/// ```
+/// use burn_fptt::prelude::*;
+///
+/// // The method's adding-problem network: 2 inputs, one LTC layer of 128, one output.
+/// let net = SpikingRegressorConfig::new(2, 128, 1).init(&default_device());
+/// assert_eq!(net.readout.weight.dims(), [128, 1]);
+/// ```
+#[derive(Config, Debug)]
+pub struct SpikingRegressorConfig {
+    /// Width of the input at each step.
+    pub d_input: usize,
+    /// Size of the LTC layer.
+    pub d_hidden: usize,
+    /// Number of real-valued outputs.
+    pub d_output: usize,
+    /// Whether the LTC layer is recurrent.
+    #[config(default = true)]
+    pub recurrent: bool,
+    /// Surrogate of the layer's spike.
+    #[config(default = "Surrogate::multi_gaussian()")]
+    pub surrogate: Surrogate,
+    /// Reset of the layer.
+    #[config(default = "ResetMode::Hard")]
+    pub reset: ResetMode,
+}
+
+/// One [`Ltc`] layer and a linear readout of its membrane potential: the output at each step
+/// is `W u_t + b`, real-valued (the method's network for the adding problem).
+#[derive(Module, Debug)]
+pub struct SpikingRegressor {
+    /// The spiking layer.
+    pub ltc: Ltc,
+    /// The linear readout of the membrane, Xavier-normal weights.
+    pub readout: Linear,
+}
+
+impl SpikingRegressorConfig {
+    /// Checks every size and the layer's settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("SpikingRegressorConfig.d_input", self.d_input)?;
+        check::positive_size("SpikingRegressorConfig.d_hidden", self.d_hidden)?;
+        check::positive_size("SpikingRegressorConfig.d_output", self.d_output)?;
+        Ok(())
+    }
+
+    /// Builds the network.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid setting.
+    pub fn try_init(&self, device: &Device) -> Result<SpikingRegressor, ConfigError> {
+        self.validate()?;
+        let ltc = LtcConfig::new(self.d_input, self.d_hidden)
+            .with_recurrent(self.recurrent)
+            .with_surrogate(self.surrogate.clone())
+            .with_reset(self.reset)
+            .try_init(device)?;
+        let readout = LinearConfig::new(self.d_hidden, self.d_output)
+            .with_initializer(Initializer::XavierNormal { gain: 1.0 })
+            .init(device);
+        Ok(SpikingRegressor { ltc, readout })
+    }
+
+    /// Builds the network.
+    ///
+    /// # Panics
+    ///
+    /// When the config is invalid.
+    pub fn init(&self, device: &Device) -> SpikingRegressor {
+        self.try_init(device).unwrap_or_else(|err| panic!("{err}"))
+    }
+}
+
+impl StepModel for SpikingRegressor {
+    type State = LtcState;
+
+    fn init_state(&self, batch: usize, device: &Device) -> LtcState {
+        self.ltc.init_state(batch, device)
+    }
+
+    fn step(&self, x: Tensor<2>, state: LtcState) -> (Tensor<2>, LtcState) {
+        let (_, state) = self.ltc.step(x, state);
+        let output = self.readout.forward(state.membrane.clone());
+        (output, state)
+    }
+}
+
+impl SpikingModel for SpikingRegressor {
+    fn spiking_layers(&self) -> Vec<SpikingLayer> {
+        let neurons = self.ltc.d_hidden();
+        let recurrent = if self.ltc.recurrent.is_some() {
+            neurons
+        } else {
+            0
+        };
+        vec![SpikingLayer {
+            name: "ltc1".to_string(),
+            neurons,
+            // A spike drives only the recurrent matrix: the readout reads the membrane.
+            fan_out: recurrent,
+        }]
+    }
+
+    fn spikes(&self, state: &LtcState) -> Vec<Tensor<2>> {
+        vec![state.spikes.clone()]
     }
 }

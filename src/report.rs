@@ -25,13 +25,14 @@ pub fn git_commit() -> String {
 
 /// One line of training progress for an epoch of `epochs`.
 pub fn epoch_line(report: &crate::learner::EpochReport, epochs: usize) -> String {
+    let accuracy = |a: Option<f64>| a.map(|a| format!(" acc {a:.3}")).unwrap_or_default();
     format!(
-        "epoch {:>2}/{epochs}: train loss {:.4} acc {:.3} | test loss {:.4} acc {:.3} | {} updates, {:.1} s",
+        "epoch {:>2}/{epochs}: train loss {:.4}{} | test loss {:.4}{} | {} updates, {:.1} s",
         report.epoch,
         report.train.loss,
-        report.train.accuracy,
+        accuracy(report.train.accuracy),
         report.test.loss,
-        report.test.accuracy,
+        accuracy(report.test.accuracy),
         report.train.updates,
         report.seconds
     )
@@ -46,8 +47,8 @@ pub struct RunSummary {
     pub data: String,
     /// `"fptt"` or `"bptt"`.
     pub learner: String,
-    /// Accuracy on the test set after the last epoch.
-    pub test_accuracy: f64,
+    /// Accuracy on the test set after the last epoch (class targets only).
+    pub test_accuracy: Option<f64>,
     /// Last-step cross-entropy on the test set after the last epoch.
     pub test_loss: f64,
     /// Epochs trained.

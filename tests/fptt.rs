@@ -218,7 +218,7 @@ fn learner_run_with(config: FpttConfig) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize)
     let (x, y) = learner_batch();
     let stats = learner.train_batch(x, y).unwrap();
     let id = learner.model().linear.weight.id;
-    let (mean, multiplier) = learner.fptt().unwrap().averages_of(id).unwrap();
+    let (mean, multiplier) = learner.rule().fptt().unwrap().averages_of(id).unwrap();
     (
         values(learner.model().linear.weight.val()),
         values(mean),
@@ -306,10 +306,10 @@ fn distribution_loss_pulls_early_steps_towards_recorded_class_distributions() {
         [[0.2344249394, -0.1344249394], [0.3491506022, 0.3508493978]],
         1e-5,
     );
-    assert!(without.class_distributions().is_none());
+    assert!(without.rule().class_distributions().is_none());
     // Class 1 was misclassified at steps 0 and 1 (its latest distributions are recorded), class
     // 0 never; the last two steps carry no distribution loss and record nothing.
-    let table = with.class_distributions().unwrap();
+    let table = with.rule().class_distributions().unwrap();
     assert_eq!(table.classes(), 2);
     let expected = [
         [[0.0, 0.0], [0.5835053814, 0.4164946186]],
@@ -466,7 +466,7 @@ fn end_of_epoch_sets_weights_to_their_running_average() {
     let y = Tensor::<1, Int>::from_ints([0, 1, 2, 0], &device);
     learner.train_batch(x, y).unwrap();
     let id = learner.model().layers[0].input.weight.id;
-    let (mean, _) = learner.fptt().unwrap().averages_of(id).unwrap();
+    let (mean, _) = learner.rule().fptt().unwrap().averages_of(id).unwrap();
     let before = values(learner.model().layers[0].input.weight.val());
     assert_ne!(
         before,
@@ -540,7 +540,7 @@ fn k_above_sequence_length_is_a_training_error() {
     let err = learner
         .train_batch(
             Tensor::zeros([2, 10, 1], &device),
-            Tensor::from_ints([0, 1], &device),
+            Tensor::<1, Int>::from_ints([0, 1], &device),
         )
         .unwrap_err();
     assert!(

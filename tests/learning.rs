@@ -56,8 +56,15 @@ fn fptt_matches_bptt_on_the_digits() {
         {
             let name = method.name();
             let mut learner = learner(method, seed, 128, 1e-2);
-            let reports = fit(&mut learner, &train, &test, EPOCHS, 32, seed, |_| {}).unwrap();
-            let last = reports.last().unwrap().test.accuracy;
+            let reports = fit(
+                &mut learner,
+                &train,
+                &test,
+                &FitConfig::new(EPOCHS, 32).with_seed(seed),
+                |_| {},
+            )
+            .unwrap();
+            let last = reports.last().unwrap().test.accuracy.unwrap();
             eprintln!("seed {seed}, {name}: test accuracy {last:.4} after {EPOCHS} epochs");
             if i == 0 {
                 assert!(last >= 0.90, "FPTT reached only {last} with seed {seed}");
@@ -81,10 +88,24 @@ fn resuming_from_a_checkpoint_repeats_the_uninterrupted_run() {
     let method = || Method::Fptt(FpttConfig::new().with_updates_per_sequence(Some(4)));
 
     let mut straight = learner(method(), 9, 24, 3e-3);
-    fit(&mut straight, &train, &test, 3, 32, 9, |_| {}).unwrap();
+    fit(
+        &mut straight,
+        &train,
+        &test,
+        &FitConfig::new(3, 32).with_seed(9),
+        |_| {},
+    )
+    .unwrap();
 
     let mut first = learner(method(), 9, 24, 3e-3);
-    fit(&mut first, &train, &test, 2, 32, 9, |_| {}).unwrap();
+    fit(
+        &mut first,
+        &train,
+        &test,
+        &FitConfig::new(2, 32).with_seed(9),
+        |_| {},
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     first.save(dir.path()).unwrap();
     let updates = first.updates();
@@ -103,7 +124,14 @@ fn resuming_from_a_checkpoint_repeats_the_uninterrupted_run() {
     .unwrap();
     assert_eq!(resumed.updates(), updates);
     assert_eq!(resumed.epoch(), 3);
-    fit(&mut resumed, &train, &test, 1, 32, 9, |_| {}).unwrap();
+    fit(
+        &mut resumed,
+        &train,
+        &test,
+        &FitConfig::new(1, 32).with_seed(9),
+        |_| {},
+    )
+    .unwrap();
 
     let a = straight.model();
     let b = resumed.model();
@@ -122,8 +150,8 @@ fn resuming_from_a_checkpoint_repeats_the_uninterrupted_run() {
     // Each model keeps its own parameter ids: the resumed one those of the saved run.
     let id_a = a.layers[0].input.weight.id;
     let id_b = b.layers[0].input.weight.id;
-    let (mean_a, lambda_a) = straight.fptt().unwrap().averages_of(id_a).unwrap();
-    let (mean_b, lambda_b) = resumed.fptt().unwrap().averages_of(id_b).unwrap();
+    let (mean_a, lambda_a) = straight.rule().fptt().unwrap().averages_of(id_a).unwrap();
+    let (mean_b, lambda_b) = resumed.rule().fptt().unwrap().averages_of(id_b).unwrap();
     assert_eq!(values(mean_a), values(mean_b));
     assert_eq!(values(lambda_a), values(lambda_b));
 }
@@ -156,13 +184,27 @@ fn the_same_seed_gives_the_same_weights() {
     let (train, test) = (train.take(96), test.take(32));
     let run = || {
         let mut learner = learner(Method::Fptt(FpttConfig::new()), 21, 16, 3e-3);
-        fit(&mut learner, &train, &test, 2, 32, 21, |_| {}).unwrap();
+        fit(
+            &mut learner,
+            &train,
+            &test,
+            &FitConfig::new(2, 32).with_seed(21),
+            |_| {},
+        )
+        .unwrap();
         values(learner.model().layers[0].adaptation_gate.weight())
     };
     let first = run();
     assert_eq!(first, run());
     let mut other = learner(Method::Fptt(FpttConfig::new()), 22, 16, 3e-3);
-    fit(&mut other, &train, &test, 2, 32, 21, |_| {}).unwrap();
+    fit(
+        &mut other,
+        &train,
+        &test,
+        &FitConfig::new(2, 32).with_seed(21),
+        |_| {},
+    )
+    .unwrap();
     assert_ne!(
         first,
         values(other.model().layers[0].adaptation_gate.weight())

@@ -118,7 +118,7 @@ fn truncated_bptt_updates_once_per_window() {
                 .unwrap();
         let x = Tensor::<3>::ones([2, 10, 2], &device);
         let stats = learner
-            .train_batch(x, Tensor::from_ints([0, 1], &device))
+            .train_batch(x, Tensor::<1, Int>::from_ints([0, 1], &device))
             .unwrap();
         assert_eq!(stats.updates, updates, "truncation {truncation:?}");
     }

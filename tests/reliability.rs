@@ -78,7 +78,7 @@ fn a_checkpoint_keeps_the_class_distributions_and_resuming_repeats_the_run() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("ck");
     learner.save(&dir).unwrap();
-    let recorded = learner.class_distributions().unwrap().clone();
+    let recorded = learner.rule().class_distributions().unwrap().clone();
     assert_eq!((recorded.classes(), recorded.len()), (3, 4));
     let mut resumed = SequenceLearner::load(
         small_learner(method()).into_model(),
@@ -88,7 +88,7 @@ fn a_checkpoint_keeps_the_class_distributions_and_resuming_repeats_the_run() {
         &dir,
     )
     .unwrap();
-    let loaded = resumed.class_distributions().unwrap();
+    let loaded = resumed.rule().class_distributions().unwrap();
     for t in 0..recorded.len() {
         assert_eq!(
             values(loaded.step(t).unwrap().clone()),
@@ -167,7 +167,7 @@ fn targets_must_match_the_batch() {
     let mut learner = small_learner(Method::Bptt(BpttConfig::new()));
     let (x, _) = batch(&device);
     let err = learner
-        .train_batch(x, Tensor::from_ints([0, 1], &device))
+        .train_batch(x, Tensor::<1, Int>::from_ints([0, 1], &device))
         .unwrap_err();
     assert!(
         err.to_string()
@@ -317,21 +317,39 @@ fn data_and_batch_settings_are_validated() {
     let set =
         burn_fptt::data::SequenceSet::new(vec![0.0; 3 * 5 * 2], vec![0, 1, 2], 5, 2, 3).unwrap();
     let mut learner = small_learner(Method::Fptt(FpttConfig::new()));
-    let err = fit(&mut learner, &set, &set, 1, 8, 0, |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = fit(
+        &mut learner,
+        &set,
+        &set,
+        &FitConfig::new(1, 8).with_seed(0),
+        |_| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("batch size = 8") && err.contains("3 samples"),
         "{err}"
     );
-    let err = fit(&mut learner, &set, &set, 1, 0, 0, |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = fit(
+        &mut learner,
+        &set,
+        &set,
+        &FitConfig::new(1, 0).with_seed(0),
+        |_| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("batch size = 0"), "{err}");
     let empty = set.take(0);
-    let err = fit(&mut learner, &empty, &set, 1, 1, 0, |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = fit(
+        &mut learner,
+        &empty,
+        &set,
+        &FitConfig::new(1, 1).with_seed(0),
+        |_| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("training set") && err.contains("no samples"),
         "{err}"
@@ -362,7 +380,14 @@ fn after_a_nan_the_last_good_checkpoint_loads() {
     )
     .unwrap();
     let mut learner = small_learner(Method::Fptt(FpttConfig::new())).with_checkpoints(&dir);
-    fit(&mut learner, &good, &good, 1, 4, 0, |_| {}).unwrap();
+    fit(
+        &mut learner,
+        &good,
+        &good,
+        &FitConfig::new(1, 4).with_seed(0),
+        |_| {},
+    )
+    .unwrap();
     let saved = values(learner.model().readout.gate.weight());
     let poisoned = burn_fptt::data::SequenceSet::new(
         vec![f32::NAN; 8 * 5 * 2],
@@ -372,7 +397,14 @@ fn after_a_nan_the_last_good_checkpoint_loads() {
         3,
     )
     .unwrap();
-    let err = fit(&mut learner, &poisoned, &good, 1, 4, 0, |_| {}).unwrap_err();
+    let err = fit(
+        &mut learner,
+        &poisoned,
+        &good,
+        &FitConfig::new(1, 4).with_seed(0),
+        |_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("epoch 2"), "{err}");
     let loaded = load_fptt(&dir);
     assert_eq!(values(loaded.model().readout.gate.weight()), saved);

@@ -148,9 +148,9 @@ fn fptt_through_supervised_training_lowers_the_loss_and_checkpoints_every_epoch(
             "{part}-8"
         );
     }
-    assert!(dir.join("checkpoint/fptt-8/fptt-mean.bpk").is_file());
-    assert!(dir.join("checkpoint/fptt-8/fptt-multiplier.bpk").is_file());
-    assert_eq!(latest_checkpoint(dir, true), Some(8));
+    assert!(dir.join("checkpoint/rule-8/fptt-mean.bpk").is_file());
+    assert!(dir.join("checkpoint/rule-8/fptt-multiplier.bpk").is_file());
+    assert_eq!(latest_checkpoint(dir), Some(8));
     // No half-written file is left behind.
     let partial = std::fs::read_dir(dir.join("checkpoint"))
         .unwrap()
@@ -176,11 +176,11 @@ fn resuming_fptt_from_epoch_1_repeats_the_uninterrupted_run() {
     let resumed_dir = tempfile::tempdir().unwrap();
     let (first, _) = train(resumed_dir.path(), fptt(), 1, None, &data);
     assert!(first.error.is_none());
-    assert_eq!(latest_checkpoint(resumed_dir.path(), true), Some(1));
+    assert_eq!(latest_checkpoint(resumed_dir.path()), Some(1));
     assert!(
         resumed_dir
             .path()
-            .join("checkpoint/fptt-1/class-distributions.bpk")
+            .join("checkpoint/rule-1/class-distributions.bpk")
             .is_file()
     );
     let (resumed, strategy) = train(resumed_dir.path(), fptt(), 3, Some(1), &data);
@@ -212,8 +212,10 @@ fn bptt_strategy_trains_with_one_update_per_sequence() {
     assert_eq!(strategy.failure(), None);
     let updates = plots::metric_by_epoch(dir, "train", "Updates per batch");
     assert!(updates.iter().all(|&(_, u)| u == 1.0), "{updates:?}");
-    assert_eq!(latest_checkpoint(dir, false), Some(3));
-    assert!(!dir.join("checkpoint/fptt-3").exists());
+    assert_eq!(latest_checkpoint(dir), Some(3));
+    // BPTT keeps no state of its own: its checkpoint holds the counters only.
+    assert!(dir.join("checkpoint/rule-3/progress.json").is_file());
+    assert!(!dir.join("checkpoint/rule-3/fptt-mean.bpk").exists());
 }
 
 #[test]
@@ -234,7 +236,7 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
         .expect("burn-train sees the failure")
         .to_string();
     assert!(error.contains("NaN"), "{error}");
-    assert_eq!(latest_checkpoint(dir, true), Some(1));
+    assert_eq!(latest_checkpoint(dir), Some(1));
     // The kept checkpoint loads and resumes on good data.
     let (resumed, strategy) = train(dir, fptt(), 2, Some(1), &pulses(false));
     assert_eq!(strategy.failure(), None);
@@ -243,15 +245,15 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
 }
 
 #[test]
-fn resuming_without_the_fptt_state_names_the_missing_checkpoint() {
+fn resuming_without_the_rule_state_names_the_missing_checkpoint() {
     let _guard = serial();
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     train(dir, fptt(), 1, None, &pulses(false));
-    std::fs::remove_dir_all(dir.join("checkpoint/fptt-1")).unwrap();
+    std::fs::remove_dir_all(dir.join("checkpoint/rule-1")).unwrap();
     let (result, strategy) = train(dir, fptt(), 2, Some(1), &pulses(false));
     let failure = strategy.failure().expect("a failure");
-    assert!(failure.contains("fptt-1"), "{failure}");
+    assert!(failure.contains("rule-1"), "{failure}");
     assert!(result.error.is_some());
 }
 
@@ -327,7 +329,7 @@ fn interrupt_then_resume(signal: &str) {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while latest_checkpoint(&dir, true).is_none() {
+    while latest_checkpoint(&dir).is_none() {
         assert!(
             std::time::Instant::now() < deadline,
             "no checkpoint after 120 s"
@@ -348,7 +350,7 @@ fn interrupt_then_resume(signal: &str) {
     } else {
         assert!(!output.status.success(), "the run ended before the kill");
     }
-    let kept = latest_checkpoint(&dir, true).expect("a whole checkpoint is kept");
+    let kept = latest_checkpoint(&dir).expect("a whole checkpoint is kept");
     assert!(kept < 5, "the run finished before it was stopped");
     let resumed = summary(&custom_model(&dir).arg("--resume").output().unwrap());
     assert_eq!(resumed["resumed_after"], kept);

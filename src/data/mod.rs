@@ -1,5 +1,7 @@
-//! Labelled sequence data: an in-memory set with batching, the bundled digits, MNIST as IDX.
+//! Sequence data: an in-memory labelled set with batching, the bundled digits, MNIST as IDX,
+//! and the adding problem's generator.
 
+pub mod adding;
 pub mod digits;
 pub mod idx;
 mod sequences;

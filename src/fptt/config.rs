@@ -101,15 +101,10 @@ impl FpttConfig {
     ///
     /// When `length` is 0 or `K > T`.
     pub fn chunk_length(&self, length: usize) -> Result<usize, ConfigError> {
-        check::positive_size("sequence length T", length)?;
-        match self.updates_per_sequence {
-            None => Ok(1),
-            Some(k) if k > length => Err(ConfigError::new(
-                "FpttConfig.updates_per_sequence",
-                k,
-                format!("must be at most the sequence length T = {length}"),
-            )),
-            Some(k) => Ok(length.div_ceil(k)),
-        }
+        crate::rule::chunk_length_for_updates(
+            self.updates_per_sequence,
+            length,
+            "FpttConfig.updates_per_sequence",
+        )
     }
 }

@@ -26,4 +26,3 @@ pub use config::{FpttConfig, LambdaCorrection};
 pub use distributions::ClassDistributions;
 pub(crate) use distributions::distribution_loss;
 pub use state::Fptt;
-pub(crate) use state::{clip_global_norm, squared_norm};

@@ -12,6 +12,7 @@ use burn::tensor::Tensor;
 use super::config::{FpttConfig, LambdaCorrection};
 use crate::error::ConfigError;
 use crate::fused;
+use crate::optim::{Factor, clip_by_squared_norm, clip_factor, scale};
 
 /// `W̄` and `λ` of one parameter tensor, flattened.
 #[derive(Clone, Debug)]
@@ -143,32 +144,6 @@ impl ModuleVisitor for Regularise<'_> {
     }
 }
 
-/// A factor that scales every gradient.
-enum Factor {
-    /// A one-element tensor on the gradients' device, so that no device sync is needed.
-    Device(Box<Tensor<1>>),
-    /// Known on the host already.
-    Host(f64),
-}
-
-/// Multiplies every gradient by one factor.
-struct Scale<'a> {
-    grads: &'a mut GradientsParams,
-    factor: Factor,
-}
-
-impl ModuleVisitor for Scale<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(grad) = self.grads.remove::<D>(param.id) {
-            let scaled = match &self.factor {
-                Factor::Device(factor) => grad * factor.as_ref().clone().reshape([1; D]),
-                Factor::Host(factor) => grad.mul_scalar(*factor),
-            };
-            self.grads.register::<D>(param.id, scaled);
-        }
-    }
-}
-
 /// Replaces each tracked parameter's value, keeping its id and autodiff settings.
 struct Replace<'a> {
     values: &'a HashMap<ParamId, Tensor<1>>,
@@ -196,51 +171,6 @@ impl ModuleMapper for Replace<'_> {
             }
         })
     }
-}
-
-/// PyTorch's `clip_grad_norm_` factor for a global norm: `min(1, max_norm / (norm + 1e-6))`.
-fn clip_factor(norm: f64, max_norm: f64) -> f64 {
-    (max_norm / (norm + 1e-6)).min(1.0)
-}
-
-/// Scales all gradients so that their global L2 norm is at most `max_norm` (the factor of
-/// `clip_factor`, computed on the device).
-pub(crate) fn clip_global_norm<M: Module>(
-    model: &M,
-    grads: &mut GradientsParams,
-    squared_norm: Tensor<1>,
-    max_norm: f64,
-) {
-    let scale = (squared_norm.sqrt() + 1e-6)
-        .recip()
-        .mul_scalar(max_norm)
-        .clamp_max(1.0);
-    model.visit(&mut Scale {
-        grads,
-        factor: Factor::Device(Box::new(scale)),
-    });
-}
-
-/// The squared global L2 norm of the gradients of `model`'s trainable parameters.
-pub(crate) fn squared_norm<M: Module>(model: &M, grads: &GradientsParams) -> Option<Tensor<1>> {
-    struct Norm<'a> {
-        grads: &'a GradientsParams,
-        total: Option<Tensor<1>>,
-    }
-    impl ModuleVisitor for Norm<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(grad) = self.grads.get::<D>(param.id) {
-                let squares = grad.square().sum();
-                self.total = Some(match self.total.take() {
-                    Some(total) => total + squares,
-                    None => squares,
-                });
-            }
-        }
-    }
-    let mut norm = Norm { grads, total: None };
-    model.visit(&mut norm);
-    norm.total
 }
 
 impl Fptt {
@@ -303,16 +233,13 @@ impl Fptt {
         match visitor.device_squares {
             Some(squared) => {
                 let squared = squared + visitor.host_squares;
-                clip_global_norm(model, &mut grads, squared, max_norm);
+                clip_by_squared_norm(model, &mut grads, squared, max_norm);
             }
             // All fused: the norm is on the host already, and a factor of 1 needs no pass.
             None => {
                 let factor = clip_factor(visitor.host_squares.sqrt(), max_norm);
                 if factor < 1.0 {
-                    model.visit(&mut Scale {
-                        grads: &mut grads,
-                        factor: Factor::Host(factor),
-                    });
+                    scale(model, &mut grads, Factor::Host(factor));
                 }
             }
         }

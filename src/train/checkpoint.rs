@@ -1,10 +1,12 @@
-//! Checkpoint files written atomically: a process killed while saving never leaves a torn
+//! burn-train's checkpoint files, written with the crate's atomic writer
+//! ([`crate::checkpoint::write_atomically`]): a process killed while saving never leaves a torn
 //! checkpoint behind.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+
+use crate::checkpoint::write_atomically;
 
 /// burn-train's file checkpointer, but each file is written to `NAME-EPOCH.bpk.partial`,
 /// flushed to disk, then renamed over `NAME-EPOCH.bpk`, so the checkpoint of an epoch is either
@@ -30,22 +32,6 @@ impl AtomicFileCheckpointer {
     pub fn path(&self, epoch: usize) -> PathBuf {
         self.directory.join(format!("{}-{epoch}.bpk", self.name))
     }
-}
-
-/// Writes `bytes` to `path` atomically: a sibling `.partial` file, synced, then renamed.
-///
-/// # Errors
-///
-/// When the file cannot be written or renamed.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let mut file = std::fs::File::create(&partial)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&partial, path)
 }
 
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {

@@ -3,7 +3,8 @@
 //!
 //! The pieces:
 //! - [`OnlineStrategy`]: a burn-train `SupervisedLearningStrategy` that trains any
-//!   [`SpikingModel`] with FPTT or BPTT, one line away from burn's own loop:
+//!   [`SpikingModel`] with any learning rule (FPTT, BPTT, one's own), one line away from burn's
+//!   own loop:
 //!   `SupervisedTraining::new(..).with_training_strategy(TrainingStrategy::Custom(strategy))`.
 //! - [`SequenceBatch`], [`SequenceBatcher`] and a burn `Dataset` for [`SequenceSet`]: the data.
 //! - [`SpikingOutput`], the step output the metrics read, and [`inference_step`] /
@@ -11,6 +12,7 @@
 //! - Metrics: [`SpikeRateMetric`] per layer, [`SynOpsMetric`], [`UpdatesMetric`],
 //!   [`ProcessMemoryMetric`]; [`spiking_metrics`] registers them with loss and accuracy. Each is
 //!   a [`NumericMetric`] around a [`Measure`]; implement `Measure` for a metric of your own.
+//!   [`spiking_regression_metrics`] registers the same without accuracy, for real targets.
 //! - [`AtomicFileCheckpointer`] and [`atomic_checkpointers`]: checkpoints that a killed process
 //!   never leaves torn; [`latest_checkpoint`] finds the epoch to resume from.
 //! - [`plots`]: spike rasters and training curves as PNG.
@@ -29,8 +31,9 @@ use std::path::Path;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn::train::{InferenceStep, LearnerModel, SupervisedTraining, TrainOutput, TrainStep};
 
-pub use batch::{SequenceBatch, SequenceBatcher, SequenceItem};
-pub use checkpoint::{AtomicFileCheckpointer, write_atomically};
+pub use crate::checkpoint::write_atomically;
+pub use batch::{ItemTarget, SequenceBatch, SequenceBatcher, SequenceItem};
+pub use checkpoint::AtomicFileCheckpointer;
 pub use metrics::{
     Measure, NumericMetric, ProcessMemory, ProcessMemoryMetric, SpikeRate, SpikeRateMetric, SynOps,
     SynOpsMetric, Updates, UpdatesMetric,
@@ -80,6 +83,30 @@ where
     training
 }
 
+/// Registers the metrics of a spiking model with real-valued (or per-step) targets on both
+/// splits: loss, spike rate of each of `model`'s layers, SynOps and process memory; on training
+/// also the learning rate and the optimizer updates. No accuracy: it means nothing there.
+pub fn spiking_regression_metrics<M>(
+    training: SupervisedTraining<M>,
+    model: &M,
+) -> SupervisedTraining<M>
+where
+    M: LearnerModel
+        + SpikingModel
+        + TrainStep<Output = SpikingOutput>
+        + InferenceStep<Output = SpikingOutput>,
+{
+    let mut training = training
+        .metrics((LossMetric::new(),))
+        .metrics((SynOpsMetric::new(), ProcessMemoryMetric::new()))
+        .metric_train_numeric(UpdatesMetric::new())
+        .metric_train_numeric(LearningRateMetric::new());
+    for rate in SpikeRateMetric::for_layers(&model.spiking_layers()) {
+        training = training.metrics((rate,));
+    }
+    training
+}
+
 /// Makes `training` checkpoint the model, optimizer and scheduler with
 /// [`AtomicFileCheckpointer`]s in `directory/checkpoint` (the layout of burn's default
 /// checkpointers).
@@ -96,9 +123,10 @@ pub fn atomic_checkpointers<M: LearnerModel>(
 }
 
 /// The last epoch with a whole checkpoint in the training `directory`: model, optimizer and
-/// scheduler files, and FPTT's state when `fptt` is true. `None` when there is none.
-pub fn latest_checkpoint(directory: impl AsRef<Path>, fptt: bool) -> Option<usize> {
-    let dir = directory.as_ref().join("checkpoint");
+/// scheduler files and the rule's state (`rule-EPOCH/`). `None` when there is none.
+pub fn latest_checkpoint(directory: impl AsRef<Path>) -> Option<usize> {
+    let directory = directory.as_ref();
+    let dir = directory.join("checkpoint");
     let entries = std::fs::read_dir(&dir).ok()?;
     entries
         .filter_map(|entry| {
@@ -112,7 +140,9 @@ pub fn latest_checkpoint(directory: impl AsRef<Path>, fptt: bool) -> Option<usiz
             ["optim", "scheduler"]
                 .iter()
                 .all(|part| dir.join(format!("{part}-{epoch}.bpk")).exists())
-                && (!fptt || dir.join(format!("fptt-{epoch}")).is_dir())
+                && strategy::rule_checkpoint(directory, *epoch)
+                    .join("progress.json")
+                    .is_file()
         })
         .max()
 }

@@ -1,7 +1,7 @@
 //! What a training or validation step of a spiking model hands to burn-train's metrics, and
 //! the step functions that compute it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor};
@@ -9,9 +9,10 @@ use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{ClassificationOutput, TrainOutput};
 use burn_std::ExecutionError;
 
-use super::batch::SequenceBatch;
-use crate::loss::cross_entropy;
+use crate::learner::{BatchOutcome, Driver, read_out};
+use crate::rule::{BpttConfig, RuleConfig};
 use crate::step::{SpikingLayer, SpikingModel};
+use crate::task::{DefaultLoss, SequenceBatch, Targets};
 
 /// Spikes counted over a batch of sequences, per spiking layer.
 #[derive(Debug, Clone)]
@@ -126,20 +127,50 @@ impl SpikeActivity {
     }
 }
 
-/// The output of one training or validation step of a spiking classifier: the loss, the scores
-/// and targets at the last step, the spike activity and the optimizer updates taken.
+/// The output of one training or validation step of a spiking model: the loss, the readouts
+/// and targets, the spike activity and the optimizer updates taken.
 #[derive(Debug, Clone)]
 pub struct SpikingOutput {
-    /// Cross-entropy of the last step's scores, `[1]`.
+    /// The task loss of the readouts, `[1]` (see [`BatchStats::loss`](crate::BatchStats::loss)).
     pub loss: Tensor<1>,
-    /// Scores at the last step, `[batch, classes]`.
+    /// Each sequence's outputs at its last step, `[batch, outputs]`.
     pub output: Tensor<2>,
-    /// Classes, `[batch]`.
-    pub targets: Tensor<1, Int>,
+    /// The batch's targets.
+    pub targets: Targets,
     /// Spikes per layer over the batch.
     pub activity: SpikeActivity,
     /// Optimizer updates taken on this batch (0 in validation).
     pub updates: usize,
+}
+
+impl SpikingOutput {
+    /// The output of a batch that `outcome` measured.
+    pub(crate) fn new(outcome: BatchOutcome, targets: Targets, activity: SpikeActivity) -> Self {
+        Self {
+            loss: outcome.loss,
+            output: outcome.outputs,
+            targets,
+            activity,
+            updates: outcome.stats.updates,
+        }
+    }
+
+    /// The classes of the targets, for accuracy.
+    ///
+    /// # Panics
+    ///
+    /// When the targets are not one class per sequence: accuracy means nothing for real
+    /// targets (register [`spiking_regression_metrics`](super::spiking_regression_metrics)
+    /// for those).
+    fn classes(&self) -> Tensor<1, Int> {
+        match &self.targets {
+            Targets::Classes(classes) => classes.clone(),
+            other => panic!(
+                "accuracy needs one class per sequence, but the targets are {}: use spiking_regression_metrics for other targets",
+                other.kind()
+            ),
+        }
+    }
 }
 
 impl ItemLazy for SpikingOutput {
@@ -163,7 +194,7 @@ impl Adaptor<LossInput> for SpikingOutput {
 
 impl Adaptor<AccuracyInput> for SpikingOutput {
     fn adapt(&self) -> AccuracyInput {
-        AccuracyInput::new(self.output.clone(), self.targets.clone())
+        AccuracyInput::new(self.output.clone(), self.classes())
     }
 }
 
@@ -184,8 +215,12 @@ impl Adaptor<UpdatesInput> for SpikingOutput {
 }
 
 impl From<SpikingOutput> for ClassificationOutput {
+    /// # Panics
+    ///
+    /// When the targets are not one class per sequence.
     fn from(output: SpikingOutput) -> Self {
-        ClassificationOutput::new(output.loss, output.output, output.targets)
+        let classes = output.classes();
+        ClassificationOutput::new(output.loss, output.output, classes)
     }
 }
 
@@ -213,54 +248,57 @@ pub(crate) fn run_observing_spikes<M: SpikingModel>(
     scores.expect("a sequence has at least one step")
 }
 
-/// Runs every step of `inputs` through `model`, counting spikes; returns the last step's scores
-/// and the activity.
-fn run_counting<M: SpikingModel>(model: &M, inputs: Tensor<3>) -> (Tensor<2>, SpikeActivity) {
-    let mut activity = SpikeActivity::new(model.spiking_layers(), inputs.dims()[0]);
-    let scores = run_observing_spikes(model, &inputs, |spikes| activity.record(&spikes));
-    (scores, activity)
-}
-
 /// A validation step for [`InferenceStep`](burn::train::InferenceStep): the whole sequence from
-/// a fresh state, loss and accuracy at the last step, spikes counted.
+/// a fresh state, read out at each sequence's last step with the [`DefaultLoss`], spikes
+/// counted.
 ///
 /// # Panics
 ///
-/// When the batch has no time steps or does not fit the model.
+/// When the batch's targets or lengths do not fit its inputs or the model (the message names
+/// what).
 pub fn inference_step<M: SpikingModel>(model: &M, batch: SequenceBatch) -> SpikingOutput {
-    let (scores, activity) = run_counting(model, batch.inputs);
-    SpikingOutput {
-        loss: cross_entropy(scores.clone(), batch.targets.clone()),
-        output: scores,
-        targets: batch.targets,
-        activity,
-        updates: 0,
-    }
+    let mut activity = SpikeActivity::new(model.spiking_layers(), batch.batch_size());
+    let outcome = read_out(model, &batch, &DefaultLoss, |state| {
+        activity.record(&model.spikes(state))
+    })
+    .unwrap_or_else(|e| panic!("inference step: {e}"));
+    SpikingOutput::new(outcome, batch.targets, activity)
 }
 
 /// A full-sequence BPTT step for [`TrainStep`](burn::train::TrainStep): forward over every
-/// step, backward of the last step's cross-entropy. This is what burn-train's own training
-/// loop runs; [`OnlineStrategy`](super::OnlineStrategy) drives the steps itself instead.
+/// step, backward of the last step's loss ([`DefaultLoss`]), no clipping. This is what
+/// burn-train's own training loop runs; [`OnlineStrategy`](super::OnlineStrategy) drives the
+/// steps itself instead.
 ///
 /// # Panics
 ///
-/// When the batch has no time steps or does not fit the model.
+/// When the batch's targets or lengths do not fit its inputs or the model, or the loss is not
+/// finite.
 pub fn bptt_train_step<M: SpikingModel>(
     model: &M,
     batch: SequenceBatch,
 ) -> TrainOutput<SpikingOutput> {
-    let (scores, activity) = run_counting(model, batch.inputs);
-    let loss = cross_entropy(scores.clone(), batch.targets.clone());
-    let grads = GradientsParams::from_grads(loss.backward(), model);
+    let mut activity = SpikeActivity::new(model.spiking_layers(), batch.batch_size());
+    let rule = BpttConfig::new()
+        .with_clip_norm(None)
+        .init(model)
+        .expect("the default BPTT config is valid");
+    let mut driver = Driver::new(rule, Arc::new(DefaultLoss));
+    let mut grads = None;
+    let (_, outcome) = driver
+        .train_batch(
+            model.clone(),
+            &batch,
+            |model, update| {
+                grads = Some(update);
+                model
+            },
+            |state| activity.record(&model.spikes(state)),
+        )
+        .unwrap_or_else(|e| panic!("BPTT train step: {e}"));
     TrainOutput {
-        grads,
-        item: SpikingOutput {
-            loss: loss.detach(),
-            output: scores.detach(),
-            targets: batch.targets,
-            activity,
-            updates: 1,
-        },
+        grads: grads.unwrap_or_else(GradientsParams::new),
+        item: SpikingOutput::new(outcome, batch.targets, activity),
     }
 }
 

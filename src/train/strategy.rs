@@ -1,10 +1,9 @@
-//! FPTT and BPTT as burn-train training strategies.
+//! Any learning rule as a burn-train training strategy.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use burn::module::Module;
-use burn::store::RecordError;
 use burn::tensor::Device;
 use burn::train::train::WorkerFailure;
 use burn::train::{
@@ -15,24 +14,29 @@ use burn::train::{
 
 use super::batch::SequenceBatch;
 use super::output::{SpikeActivity, SpikingOutput};
+use crate::checkpoint::{self, CheckpointError};
 use crate::error::ConfigError;
-use crate::fptt::{ClassDistributions, Fptt};
-use crate::learner::{DISTRIBUTIONS_FILE, Method, TrainError, train_sequence, update_gradients};
-use crate::loss::cross_entropy;
+use crate::learner::{Driver, TrainError, epoch_seed};
+use crate::rule::{LearningRule, Method, RuleConfig};
 use crate::step::SpikingModel;
+use crate::task::{DefaultLoss, StepLoss};
 
-/// Trains through burn-train's [`SupervisedTraining`](burn::train::SupervisedTraining) with
-/// FPTT (one optimizer update per time step or chunk, memory constant in the sequence length)
-/// or BPTT (one update per sequence or truncation window), driving the model's
-/// [`StepModel::step`](crate::StepModel::step) itself.
+/// Trains through burn-train's [`SupervisedTraining`](burn::train::SupervisedTraining) with any
+/// learning rule: FPTT (one optimizer update per time step or chunk, memory constant in the
+/// sequence length), BPTT (one update per sequence or truncation window), or one's own,
+/// driving the model's [`StepModel::step`](crate::StepModel::step) itself with the same batch
+/// loop as [`SequenceLearner`](crate::SequenceLearner).
 ///
 /// Everything else is burn-train's: the dashboard shows every batch (loss, accuracy, learning
 /// rate, the [`UpdatesMetric`](super::UpdatesMetric), spike metrics) and every epoch;
 /// validation runs whole sequences through the model's
 /// [`InferenceStep`]; early stopping, the interrupter and the checkpointers work as with burn's
-/// own loop. With FPTT the strategy also checkpoints `W̄` and `λ` at every epoch, as
-/// `checkpoint/fptt-EPOCH/` in the training directory, and reads them back when the run is
-/// resumed with [`SupervisedTraining::checkpoint`](burn::train::SupervisedTraining::checkpoint).
+/// own loop. The strategy also checkpoints the rule's state and counters at every epoch (FPTT:
+/// `W̄` and `λ`), as `checkpoint/rule-EPOCH/` in the training directory (the layout of
+/// [`crate::checkpoint`]), and reads them back when the run is resumed with
+/// [`SupervisedTraining::checkpoint`](burn::train::SupervisedTraining::checkpoint). Targets
+/// may be of any kind of [`Targets`](crate::Targets); register
+/// [`spiking_regression_metrics`](super::spiking_regression_metrics) for real-valued ones.
 ///
 /// Every epoch reseeds the device from the seed and the epoch number, and a resumed run replays
 /// the data loader's shuffles of the epochs it skips, so resuming from a checkpoint repeats the
@@ -67,27 +71,26 @@ use crate::step::SpikingModel;
 /// let result = training.launch(Learner::new(model, AdamaxConfig::new().init(), 1e-2));
 /// assert!(result.error.is_none() && strategy.failure().is_none());
 /// ```
-pub struct OnlineStrategy {
-    method: Method,
+pub struct OnlineStrategy<C = Method> {
+    rule: C,
+    loss: Arc<dyn StepLoss>,
     directory: PathBuf,
     seed: u64,
     failure: Mutex<Option<TrainError>>,
 }
 
-impl OnlineStrategy {
-    /// A strategy training with `method`; `directory` is the training directory given to
-    /// `SupervisedTraining::new` (FPTT's state is checkpointed under it).
+impl<C: RuleConfig> OnlineStrategy<C> {
+    /// A strategy training with the rule `rule` builds; `directory` is the training directory
+    /// given to `SupervisedTraining::new` (the rule's state is checkpointed under it).
     ///
     /// # Errors
     ///
-    /// When the method's config is invalid.
-    pub fn new(method: Method, directory: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        match &method {
-            Method::Fptt(config) => config.validate()?,
-            Method::Bptt(config) => config.validate()?,
-        }
+    /// When the rule's config is invalid.
+    pub fn new(rule: C, directory: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        rule.validate()?;
         Ok(Self {
-            method,
+            rule,
+            loss: Arc::new(DefaultLoss),
             directory: directory.as_ref().to_path_buf(),
             seed: 0,
             failure: Mutex::new(None),
@@ -100,14 +103,20 @@ impl OnlineStrategy {
         self
     }
 
-    /// The learning rule.
-    pub fn method(&self) -> &Method {
-        &self.method
+    /// Trains with `loss` instead of the [`DefaultLoss`].
+    pub fn with_loss(mut self, loss: impl StepLoss + 'static) -> Self {
+        self.loss = Arc::new(loss);
+        self
+    }
+
+    /// The rule's configuration.
+    pub fn rule(&self) -> &C {
+        &self.rule
     }
 
     /// Why the last run stopped early, when it failed: a NaN or infinite loss (with its epoch,
-    /// batch and update), a shape or config error, or an FPTT checkpoint that could not be
-    /// written or read.
+    /// batch and update), a batch that does not fit, or a checkpoint that could not be written
+    /// or read.
     pub fn failure(&self) -> Option<String> {
         self.failure
             .lock()
@@ -116,11 +125,9 @@ impl OnlineStrategy {
             .map(ToString::to_string)
     }
 
-    /// Where FPTT's state of `epoch` is checkpointed.
-    pub fn fptt_checkpoint(&self, epoch: usize) -> PathBuf {
-        self.directory
-            .join("checkpoint")
-            .join(format!("fptt-{epoch}"))
+    /// Where the rule's state of `epoch` is checkpointed.
+    pub fn rule_checkpoint(&self, epoch: usize) -> PathBuf {
+        rule_checkpoint(&self.directory, epoch)
     }
 
     fn fail(&self, interrupter: &Interrupter, error: TrainError) {
@@ -134,166 +141,86 @@ impl OnlineStrategy {
         }
     }
 
-    /// A fresh FPTT state, or the one checkpointed after `epoch` when resuming.
-    fn fptt_state<M: Module>(
+    /// A fresh driver, or the one checkpointed after `epoch` when resuming.
+    fn driver<M: Module>(
         &self,
         model: &M,
         resumed_after: Option<usize>,
-    ) -> Result<Option<Fptt>, TrainError> {
-        let Method::Fptt(config) = &self.method else {
-            return Ok(None);
-        };
-        match resumed_after {
-            None => Ok(Some(Fptt::new(config.clone(), model)?)),
-            Some(epoch) => {
-                let dir = self.fptt_checkpoint(epoch);
-                Fptt::load(config.clone(), model, &dir.join("fptt"))
-                    .map(Some)
-                    .map_err(|e| {
-                        TrainError::Checkpoint(format!(
-                            "cannot resume FPTT from {}: {e}",
-                            dir.display()
-                        ))
-                    })
-            }
+    ) -> Result<Driver<C::Rule>, TrainError> {
+        let mut driver = Driver::new(self.rule.init(model)?, self.loss.clone());
+        if let Some(epoch) = resumed_after {
+            driver.load(model, &self.rule_checkpoint(epoch))?;
         }
+        Ok(driver)
     }
 
-    /// The class distributions checkpointed after `epoch`, when there are any.
-    fn class_distributions(
+    /// Writes the rule's state of `epoch` atomically and removes the states of earlier epochs
+    /// whose model checkpoint burn-train has deleted.
+    fn save_rule<M: Module>(
         &self,
-        resumed_after: Option<usize>,
-        device: &Device,
-    ) -> Result<Option<ClassDistributions>, TrainError> {
-        let Some(epoch) = resumed_after else {
-            return Ok(None);
-        };
-        let path = self.fptt_checkpoint(epoch).join(DISTRIBUTIONS_FILE);
-        if !path.exists() {
-            return Ok(None);
-        }
-        ClassDistributions::load(&path, device)
-            .map(Some)
-            .map_err(|e| TrainError::Checkpoint(format!("cannot resume: {e}")))
-    }
-
-    /// Writes FPTT's state of `epoch` (into a `.partial` directory, then renamed) and removes
-    /// the states of earlier epochs whose model checkpoint burn-train has deleted.
-    fn save_fptt<M: Module>(
-        &self,
-        fptt: &Fptt,
-        distributions: Option<&ClassDistributions>,
+        driver: &Driver<C::Rule>,
         model: &M,
         epoch: usize,
-    ) -> Result<(), TrainError> {
-        let io = |path: &Path, e: std::io::Error| {
-            TrainError::Checkpoint(format!("{}: {e}", path.display()))
-        };
-        let dir = self.fptt_checkpoint(epoch);
-        let partial = dir.with_extension("partial");
-        if partial.exists() {
-            std::fs::remove_dir_all(&partial).map_err(|e| io(&partial, e))?;
-        }
-        std::fs::create_dir_all(&partial).map_err(|e| io(&partial, e))?;
-        let unsaved =
-            |e: RecordError| TrainError::Checkpoint(format!("{}: {e}", partial.display()));
-        fptt.save(model, &partial.join("fptt")).map_err(unsaved)?;
-        if let Some(distributions) = distributions {
-            distributions
-                .save(&partial.join(DISTRIBUTIONS_FILE))
-                .map_err(unsaved)?;
-        }
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        }
-        std::fs::rename(&partial, &dir).map_err(|e| io(&dir, e))?;
+    ) -> Result<(), CheckpointError> {
+        checkpoint::write_dir_atomically(&self.rule_checkpoint(epoch), |partial| {
+            driver.save(model, partial)
+        })?;
         let checkpoints = self.directory.join("checkpoint");
         for old in 1..epoch {
-            let state = self.fptt_checkpoint(old);
+            let state = self.rule_checkpoint(old);
             if state.exists() && !checkpoints.join(format!("model-{old}.bpk")).exists() {
-                std::fs::remove_dir_all(&state).map_err(|e| io(&state, e))?;
+                std::fs::remove_dir_all(&state).map_err(|e| CheckpointError::Io {
+                    path: state.clone(),
+                    source: e,
+                })?;
             }
         }
         Ok(())
     }
 }
 
-/// The seed of `epoch`'s randomness.
-fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)
+/// Where the rule's state of `epoch` is checkpointed in the training `directory`.
+pub(crate) fn rule_checkpoint(directory: &Path, epoch: usize) -> PathBuf {
+    directory.join("checkpoint").join(format!("rule-{epoch}"))
 }
 
-/// What one epoch of training needs and updates.
-struct TrainingRun<'a, M: LearnerModel> {
-    strategy: &'a OnlineStrategy,
+/// What one run of training needs and updates.
+struct TrainingRun<'a, M: LearnerModel, R> {
+    processor: &'a mut SupervisedTrainingEventProcessor<M>,
+    interrupter: &'a Interrupter,
     learner: Learner<M>,
-    fptt: Option<Fptt>,
-    distributions: Option<ClassDistributions>,
-    updates: u64,
+    driver: Driver<R>,
 }
 
-impl<M> TrainingRun<'_, M>
+impl<M, R> TrainingRun<'_, M, R>
 where
     M: LearnerModel + SpikingModel + TrainStep<Input = SequenceBatch, Output = SpikingOutput>,
+    R: LearningRule,
 {
-    /// One batch: the online (or BPTT) updates over the sequence, then the batch's output.
-    fn train_batch(
-        &mut self,
-        batch: SequenceBatch,
-        epoch: usize,
-        index: usize,
-    ) -> Result<SpikingOutput, TrainError> {
-        let SequenceBatch { inputs, targets } = batch;
+    /// One batch: the rule's updates over the sequence, then the batch's output.
+    fn train_batch(&mut self, batch: SequenceBatch) -> Result<SpikingOutput, TrainError> {
         let probe = self.learner.model();
-        let mut activity = SpikeActivity::new(probe.spiking_layers(), inputs.dims()[0]);
-        let method = &self.strategy.method;
-        let (learner, fptt, counter) = (&mut self.learner, &mut self.fptt, &mut self.updates);
-        let (_, scores, updates) = train_sequence(
-            method,
+        let mut activity = SpikeActivity::new(probe.spiking_layers(), batch.batch_size());
+        let learner = &mut self.learner;
+        let (_, outcome) = self.driver.train_batch(
             learner.model(),
-            inputs,
-            targets.clone(),
-            &mut self.distributions,
-            |model, loss| {
-                let grads = update_gradients(method, fptt.as_ref(), &model, loss);
+            &batch,
+            |_, grads| {
                 learner.lr_step();
                 learner.optimizer_step(grads);
-                let model = learner.model();
-                if let Some(fptt) = fptt.as_mut() {
-                    fptt.after_step(&model);
-                }
-                *counter += 1;
-                model
+                learner.model()
             },
             |state| activity.record(&probe.spikes(state)),
         )?;
-        let loss = cross_entropy(scores.clone(), targets.clone());
-        let value = loss.clone().into_scalar::<f64>();
-        if !value.is_finite() {
-            return Err(TrainError::NonFinite {
-                value,
-                epoch,
-                batch: index,
-                update: self.updates,
-            });
-        }
-        Ok(SpikingOutput {
-            loss,
-            output: scores,
-            targets,
-            activity,
-            updates,
-        })
+        Ok(SpikingOutput::new(outcome, batch.targets, activity))
     }
 
     /// Every batch of the epoch, each reported to the dashboard; stops at the first error or
     /// when the interrupter says so.
-    fn train_epoch(
+    fn train_epoch<C: RuleConfig<Rule = R>>(
         &mut self,
-        epoch: usize,
+        strategy: &OnlineStrategy<C>,
         loader: &TrainLoader<M>,
-        processor: &mut SupervisedTrainingEventProcessor<M>,
-        interrupter: &Interrupter,
     ) {
         let mut iterator = loader.iter();
         let mut iteration = 0;
@@ -301,13 +228,13 @@ where
             let batch = match item {
                 Ok(batch) => batch,
                 Err(error) => {
-                    interrupter.fail(error);
+                    self.interrupter.fail(error);
                     break;
                 }
             };
             iteration += 1;
             let progress = iterator.progress();
-            match self.train_batch(batch, epoch, iteration) {
+            match self.train_batch(batch) {
                 Ok(output) => {
                     let item = TrainingItem::new(
                         output,
@@ -315,29 +242,26 @@ where
                         Some(iteration),
                         Some(self.learner.lr_current()),
                     );
-                    interrupter
-                        .fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)));
+                    self.interrupter.fail_on_error(
+                        self.processor
+                            .process_train(LearnerEvent::ProcessedItem(item)),
+                    );
                 }
                 Err(error) => {
-                    self.strategy.fail(interrupter, error);
+                    strategy.fail(self.interrupter, error);
                     break;
                 }
             }
-            if interrupter.should_stop() {
+            if self.interrupter.should_stop() {
                 break;
             }
         }
     }
 
-    /// Ends the epoch: with FPTT and `average_at_epoch_end`, every weight becomes its running
-    /// average.
+    /// Ends the epoch: the rule's end-of-epoch step (FPTT: `W <- W̄`).
     fn end_epoch(&mut self) {
-        if let Some(fptt) = &self.fptt
-            && fptt.config().average_at_epoch_end
-        {
-            let averaged = fptt.average_into(self.learner.model());
-            self.learner.load_model(averaged.into_record());
-        }
+        let model = self.driver.end_epoch(self.learner.model());
+        self.learner.load_model(model.into_record());
     }
 }
 
@@ -370,9 +294,10 @@ fn validate<M: LearnerModel>(
     }
 }
 
-impl<M> SupervisedLearningStrategy<M> for OnlineStrategy
+impl<M, C> SupervisedLearningStrategy<M> for OnlineStrategy<C>
 where
     M: LearnerModel + SpikingModel + TrainStep<Input = SequenceBatch, Output = SpikingOutput>,
+    C: RuleConfig + Send + Sync,
 {
     fn fit(
         &self,
@@ -396,11 +321,8 @@ where
         let train = dataloader_train.to_device(&device);
         let valid = dataloader_valid.to_device(&device.clone().inner());
         let resumed_after = (starting_epoch > 1).then(|| starting_epoch - 1);
-        let state = self
-            .fptt_state(&learner.model(), resumed_after)
-            .and_then(|fptt| Ok((fptt, self.class_distributions(resumed_after, &device)?)));
-        let (fptt, distributions) = match state {
-            Ok(state) => state,
+        let driver = match self.driver(&learner.model(), resumed_after) {
+            Ok(driver) => driver,
             Err(error) => {
                 self.fail(&interrupter, error);
                 return (learner.model(), event_processor);
@@ -411,56 +333,45 @@ where
             drop(train.iter());
         }
         let mut run = TrainingRun {
-            strategy: self,
+            processor: &mut event_processor,
+            interrupter: &interrupter,
             learner,
-            fptt,
-            distributions,
-            updates: 0,
+            driver,
         };
         let mut checkpointer = checkpointer;
         let mut early_stopping = early_stopping;
         for epoch in starting_epoch..=num_epochs {
             device.seed(epoch_seed(self.seed, epoch));
-            interrupter.fail_on_error(event_processor.process_train(LearnerEvent::StartSplit {
+            run.driver.epoch = epoch;
+            run.driver.batch = 0;
+            interrupter.fail_on_error(run.processor.process_train(LearnerEvent::StartSplit {
                 epoch_number: epoch,
                 total_items: train.num_items(),
             }));
-            run.train_epoch(epoch, &train, &mut event_processor, &interrupter);
-            interrupter.fail_on_error(event_processor.process_train(LearnerEvent::EndSplit(epoch)));
+            run.train_epoch(self, &train);
+            interrupter.fail_on_error(run.processor.process_train(LearnerEvent::EndSplit(epoch)));
             if interrupter.should_stop() {
                 break;
             }
             run.end_epoch();
 
-            interrupter.fail_on_error(event_processor.process_valid(LearnerEvent::StartSplit {
+            interrupter.fail_on_error(run.processor.process_valid(LearnerEvent::StartSplit {
                 epoch_number: epoch,
                 total_items: valid.num_items(),
             }));
-            validate(
-                &run.learner.model(),
-                &valid,
-                &mut event_processor,
-                &interrupter,
-            );
-            interrupter.fail_on_error(event_processor.process_valid(LearnerEvent::EndSplit(epoch)));
-            interrupter.fail_on_error(event_processor.process_train(LearnerEvent::EndEpoch(epoch)));
+            validate(&run.learner.model(), &valid, run.processor, &interrupter);
+            interrupter.fail_on_error(run.processor.process_valid(LearnerEvent::EndSplit(epoch)));
+            interrupter.fail_on_error(run.processor.process_train(LearnerEvent::EndEpoch(epoch)));
             if checkpointer.is_some() || early_stopping.is_some() {
-                interrupter.fail_on_error(event_processor.flush());
+                interrupter.fail_on_error(run.processor.flush());
             }
             if interrupter.should_stop() {
                 break;
             }
             if let Some(checkpointer) = &mut checkpointer {
                 checkpointer.checkpoint(&run.learner, epoch, &event_store);
-                if let Some(fptt) = &run.fptt
-                    && let Err(error) = self.save_fptt(
-                        fptt,
-                        run.distributions.as_ref(),
-                        &run.learner.model(),
-                        epoch,
-                    )
-                {
-                    self.fail(&interrupter, error);
+                if let Err(error) = self.save_rule(&run.driver, &run.learner.model(), epoch) {
+                    self.fail(&interrupter, error.into());
                     break;
                 }
             }
@@ -470,7 +381,8 @@ where
                 break;
             }
         }
-        (run.learner.model(), event_processor)
+        let model = run.learner.model();
+        (model, event_processor)
     }
 }
 

@@ -1,0 +1,215 @@
+//! Epochs of training and evaluation: [`fit`], [`evaluate`], and the data they read.
+
+use burn::config::Config;
+use burn::tensor::{Device, Int, Tensor};
+
+use super::driver::read_out;
+use super::{EpochReport, EpochStats, SequenceLearner, TrainError};
+use crate::data::SequenceSet;
+use crate::error::{ConfigError, check};
+use crate::rule::LearningRule;
+use crate::step::StepModel;
+use crate::task::{DefaultLoss, SequenceBatch, StepLoss};
+
+/// A data set that [`fit`] can train and evaluate on: a number of sequences, served in
+/// batches.
+pub trait SequenceData {
+    /// Number of sequences.
+    fn len(&self) -> usize;
+
+    /// Whether there are no sequences.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sequences in batches of `batch_size` (the last may be smaller), shuffled from
+    /// `shuffle` when given, on `device`.
+    fn batches<'a>(
+        &'a self,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        device: &Device,
+    ) -> Box<dyn Iterator<Item = SequenceBatch> + 'a>;
+}
+
+impl SequenceData for SequenceSet {
+    fn len(&self) -> usize {
+        SequenceSet::len(self)
+    }
+
+    fn batches<'a>(
+        &'a self,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        device: &Device,
+    ) -> Box<dyn Iterator<Item = SequenceBatch> + 'a> {
+        Box::new(SequenceSet::batches(self, batch_size, shuffle, device).map(SequenceBatch::from))
+    }
+}
+
+/// The settings of [`fit`].
+///
+/// ```
+/// use burn_fptt::FitConfig;
+///
+/// let config = FitConfig::new(30, 32).with_seed(42);
+/// assert_eq!(config.test_batch_size(), 256);
+/// assert!(FitConfig::new(1, 0).validate().is_err());
+/// ```
+#[derive(Config, Debug)]
+pub struct FitConfig {
+    /// Epochs to train.
+    pub epochs: usize,
+    /// Sequences per training batch.
+    pub batch_size: usize,
+    /// Seed of the shuffles and of each epoch's randomness.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Sequences per test batch; `None` for the training batch size, at least 256.
+    pub test_batch: Option<usize>,
+}
+
+impl FitConfig {
+    /// The test batch size.
+    pub fn test_batch_size(&self) -> usize {
+        self.test_batch.unwrap_or(self.batch_size.max(256))
+    }
+
+    /// Checks the values.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when a batch size is 0.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("batch size", self.batch_size)?;
+        if let Some(size) = self.test_batch {
+            check::positive_size("FitConfig.test_batch", size)?;
+        }
+        Ok(())
+    }
+}
+
+/// How many last-step predictions in `scores` (`[batch, classes]`) match `targets`.
+pub fn count_correct(scores: Tensor<2>, targets: Tensor<1, Int>) -> usize {
+    let [batch, _] = scores.dims();
+    let predicted = scores.argmax(1).reshape([batch]);
+    predicted.equal(targets).int().sum().into_scalar::<i64>() as usize
+}
+
+/// Loss and accuracy of `model` on batches, with the [`DefaultLoss`]; see [`evaluate_with`].
+///
+/// # Errors
+///
+/// As [`evaluate_with`].
+pub fn evaluate<M, I>(model: &M, batches: I) -> Result<EpochStats, TrainError>
+where
+    M: StepModel,
+    I: IntoIterator,
+    I::Item: Into<SequenceBatch>,
+{
+    evaluate_with(model, batches, &DefaultLoss)
+}
+
+/// Loss (by `loss`) and, for class targets, accuracy of `model` on batches, each sequence run
+/// whole from a fresh state, without gradients, read out at its own last step (or at every
+/// step, for one target per step).
+///
+/// # Errors
+///
+/// [`TrainError::Batch`] when a batch's targets or lengths do not fit.
+pub fn evaluate_with<M, I>(
+    model: &M,
+    batches: I,
+    loss: &dyn StepLoss,
+) -> Result<EpochStats, TrainError>
+where
+    M: StepModel,
+    I: IntoIterator,
+    I::Item: Into<SequenceBatch>,
+{
+    let model = model.valid();
+    let mut stats = EpochStats::default();
+    for batch in batches {
+        let batch: SequenceBatch = batch.into();
+        let batch = SequenceBatch {
+            inputs: batch.inputs.inner(),
+            targets: batch.targets.without_autodiff(),
+            lengths: batch.lengths,
+        };
+        stats.add(read_out(&model, &batch, loss, |_| {})?.stats);
+    }
+    Ok(stats)
+}
+
+/// Trains for `config.epochs` epochs on `train` (shuffled per epoch from the seed) and
+/// evaluates on `test` after each, calling `on_epoch` with the figures. The device is reseeded
+/// from the seed and the epoch number at the start of every epoch, so a resumed run repeats an
+/// uninterrupted one. With [`SequenceLearner::with_checkpoints`], a checkpoint is saved after
+/// every epoch.
+///
+/// # Errors
+///
+/// An invalid config or empty data ([`TrainError::Config`]), or the first [`TrainError`] of a
+/// batch.
+pub fn fit<M, R, D>(
+    learner: &mut SequenceLearner<M, R>,
+    train: &D,
+    test: &D,
+    config: &FitConfig,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Result<Vec<EpochReport>, TrainError>
+where
+    M: StepModel,
+    R: LearningRule,
+    D: SequenceData + ?Sized,
+{
+    config.validate()?;
+    let batch_size = config.batch_size;
+    if train.is_empty() {
+        return Err(ConfigError::new("training set", 0, "has no samples").into());
+    }
+    if test.is_empty() {
+        return Err(ConfigError::new("test set", 0, "has no samples").into());
+    }
+    if batch_size > train.len() {
+        return Err(ConfigError::new(
+            "batch size",
+            batch_size,
+            format!("is larger than the training set ({} samples)", train.len()),
+        )
+        .into());
+    }
+    let device = crate::model_device(learner.model());
+    let started = std::time::Instant::now();
+    let mut reports = Vec::with_capacity(config.epochs);
+    for _ in 0..config.epochs {
+        let epoch = learner.epoch();
+        // Each epoch's randomness (shuffle, initial membranes) comes from (seed, epoch) alone,
+        // so a run resumed from a checkpoint repeats the uninterrupted one.
+        let shuffle = epoch_seed(config.seed, epoch);
+        device.seed(shuffle);
+        let train_stats = learner.train_epoch(train.batches(batch_size, Some(shuffle), &device))?;
+        let test_stats = evaluate_with(
+            learner.model(),
+            test.batches(config.test_batch_size(), None, &device),
+            learner.loss(),
+        )?;
+        let report = EpochReport {
+            epoch,
+            train: train_stats,
+            test: test_stats,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        if let Some(dir) = learner.checkpoints() {
+            learner.save(&dir.to_path_buf())?;
+        }
+        on_epoch(&report);
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// The seed of `epoch`'s randomness in a run seeded with `seed`.
+pub(crate) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)
+}
