@@ -9,13 +9,15 @@
 //! LearningRule::auxiliary_loss) terms, then take one update with the rule's
 //! [`gradients`](LearningRule::gradients) and call [`after_update`](LearningRule::after_update).
 //!
-//! The rules here: [`FpttRule`] (forward propagation through time) and [`BpttRule`]
-//! (backpropagation through time, whole-sequence or truncated). [`Method`] picks FPTT or BPTT
+//! The rules here: [`FpttRule`] (forward propagation through time), [`BpttRule`]
+//! (backpropagation through time, whole-sequence or truncated) and [`UnregularisedRule`]
+//! (FPTT's online updates without its regulariser, the ablation). [`Method`] picks FPTT or BPTT
 //! by value. A rule of one's own implements [`RuleConfig`] and [`LearningRule`].
 
 mod bptt;
 mod fptt;
 mod method;
+mod unregularised;
 
 use std::path::Path;
 
@@ -26,6 +28,7 @@ use burn::tensor::Tensor;
 pub use bptt::{BpttConfig, BpttRule};
 pub use fptt::FpttRule;
 pub use method::{Method, MethodRule};
+pub use unregularised::{UnregularisedConfig, UnregularisedRule};
 
 use crate::checkpoint::CheckpointError;
 use crate::error::{ConfigError, check};
