@@ -51,7 +51,7 @@ pub use error::ConfigError;
 pub use fptt::{Fptt, FpttConfig, LambdaCorrection};
 pub use learner::{
     BatchStats, EpochReport, EpochStats, FitConfig, SequenceData, SequenceLearner, TrainError,
-    count_correct, evaluate, evaluate_with, fit,
+    count_correct, evaluate, evaluate_with, fit, predict,
 };
 pub use loss::{LossSchedule, cross_entropy, mean_squared_error, soft_cross_entropy};
 pub use model::{
@@ -161,7 +161,7 @@ pub mod prelude {
     pub use crate::fptt::{Fptt, FpttConfig, LambdaCorrection};
     pub use crate::learner::{
         BatchStats, EpochReport, EpochStats, FitConfig, SequenceData, SequenceLearner, TrainError,
-        evaluate, evaluate_with, fit,
+        evaluate, evaluate_with, fit, predict,
     };
     pub use crate::loss::{LossSchedule, cross_entropy, mean_squared_error};
     pub use crate::model::{

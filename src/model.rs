@@ -9,7 +9,8 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::{ConfigError, check};
 use crate::neuron::{
-    Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState, ResetMode,
+    InitialMembrane, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState,
+    ResetMode,
 };
 use crate::step::{SpikingLayer, SpikingModel, StepModel};
 use crate::surrogate::Surrogate;
@@ -199,6 +200,9 @@ pub struct SpikingRegressorConfig {
     /// Reset of the layer.
     #[config(default = "ResetMode::Hard")]
     pub reset: ResetMode,
+    /// The membrane of a fresh state (the method's adding-problem code starts from zeros).
+    #[config(default = "InitialMembrane::Zeros")]
+    pub initial_membrane: InitialMembrane,
 }
 
 /// One [`Ltc`] layer and a linear readout of its membrane potential: the output at each step
@@ -235,6 +239,7 @@ impl SpikingRegressorConfig {
             .with_recurrent(self.recurrent)
             .with_surrogate(self.surrogate.clone())
             .with_reset(self.reset)
+            .with_initial_membrane(self.initial_membrane)
             .try_init(device)?;
         let readout = LinearConfig::new(self.d_hidden, self.d_output)
             .with_initializer(Initializer::XavierNormal { gain: 1.0 })

@@ -141,6 +141,33 @@ where
     Ok(stats)
 }
 
+/// The readouts of `model` on `batch`, without gradients: each sequence run from a fresh state
+/// and read out at its own last step, `[batch, outputs]`.
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let net = SpikingRegressorConfig::new(1, 8, 1).init(&device);
+/// let x = Tensor::<3>::ones([2, 6, 1], &device);
+/// let batch = SequenceBatch::new(x, Tensor::<2>::zeros([2, 1], &device)).with_lengths(vec![6, 3]);
+/// assert_eq!(burn_fptt::predict(&net, &batch).unwrap().dims(), [2, 1]);
+/// ```
+///
+/// # Errors
+///
+/// [`TrainError::Batch`] when the batch's targets or lengths do not fit its inputs.
+pub fn predict<M: StepModel>(model: &M, batch: &SequenceBatch) -> Result<Tensor<2>, TrainError> {
+    let model = model.valid();
+    let batch = SequenceBatch {
+        inputs: batch.inputs.clone().inner(),
+        targets: batch.targets.clone().without_autodiff(),
+        lengths: batch.lengths.clone(),
+    };
+    Ok(read_out(&model, &batch, &DefaultLoss, |_| {})?.outputs)
+}
+
 /// Trains for `config.epochs` epochs on `train` (shuffled per epoch from the seed) and
 /// evaluates on `test` after each, calling `on_epoch` with the figures. The device is reseeded
 /// from the seed and the epoch number at the start of every epoch, so a resumed run repeats an

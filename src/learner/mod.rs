@@ -24,7 +24,7 @@ use burn::tensor::Tensor;
 pub(crate) use driver::{BatchOutcome, Driver, read_out};
 pub use error::TrainError;
 pub(crate) use fit::epoch_seed;
-pub use fit::{FitConfig, SequenceData, count_correct, evaluate, evaluate_with, fit};
+pub use fit::{FitConfig, SequenceData, count_correct, evaluate, evaluate_with, fit, predict};
 pub use stats::{BatchStats, EpochReport, EpochStats};
 
 use crate::checkpoint::{self, CheckpointError};
