@@ -228,7 +228,7 @@ where
             seconds: started.elapsed().as_secs_f64(),
         };
         if let Some(dir) = learner.checkpoints() {
-            learner.save(&dir.to_path_buf())?;
+            learner.save(dir)?;
         }
         on_epoch(&report);
         reports.push(report);

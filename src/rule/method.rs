@@ -60,8 +60,8 @@ impl Method {
 /// The rule a [`Method`] builds: an [`FpttRule`] or a [`BpttRule`].
 #[derive(Debug, Clone)]
 pub enum MethodRule {
-    /// FPTT.
-    Fptt(FpttRule),
+    /// FPTT (boxed: its state is far larger than BPTT's).
+    Fptt(Box<FpttRule>),
     /// BPTT.
     Bptt(BpttRule),
 }
@@ -93,7 +93,7 @@ impl RuleConfig for Method {
 
     fn init<M: Module>(&self, model: &M) -> Result<MethodRule, ConfigError> {
         Ok(match self {
-            Self::Fptt(config) => MethodRule::Fptt(config.init(model)?),
+            Self::Fptt(config) => MethodRule::Fptt(Box::new(config.init(model)?)),
             Self::Bptt(config) => MethodRule::Bptt(config.init(model)?),
         })
     }

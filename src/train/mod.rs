@@ -41,7 +41,7 @@ pub use metrics::{
 pub use output::{SpikeActivity, SpikingOutput, UpdatesInput, bptt_train_step, inference_step};
 pub use strategy::OnlineStrategy;
 
-use crate::model::SpikingClassifier;
+use crate::model::{SpikingClassifier, SpikingRegressor};
 use crate::step::SpikingModel;
 
 impl TrainStep for SpikingClassifier {
@@ -62,9 +62,27 @@ impl InferenceStep for SpikingClassifier {
     }
 }
 
-/// Registers the metrics of a spiking classifier on both splits: loss, accuracy, spike rate of
-/// each of `model`'s layers, SynOps and process memory; on training also the learning rate and
-/// the optimizer updates.
+impl TrainStep for SpikingRegressor {
+    type Input = SequenceBatch;
+    type Output = SpikingOutput;
+
+    fn step(&self, batch: SequenceBatch) -> TrainOutput<SpikingOutput> {
+        bptt_train_step(self, batch)
+    }
+}
+
+impl InferenceStep for SpikingRegressor {
+    type Input = SequenceBatch;
+    type Output = SpikingOutput;
+
+    fn step(&self, batch: SequenceBatch) -> SpikingOutput {
+        inference_step(self, batch)
+    }
+}
+
+/// Registers the metrics of a spiking classifier on both splits: accuracy, then those of
+/// [`spiking_regression_metrics`] (loss, spike rate of each of `model`'s layers, SynOps, process
+/// memory; on training also the learning rate and the optimizer updates).
 pub fn spiking_metrics<M>(training: SupervisedTraining<M>, model: &M) -> SupervisedTraining<M>
 where
     M: LearnerModel
@@ -72,15 +90,7 @@ where
         + TrainStep<Output = SpikingOutput>
         + InferenceStep<Output = SpikingOutput>,
 {
-    let mut training = training
-        .metrics((AccuracyMetric::new(), LossMetric::new()))
-        .metrics((SynOpsMetric::new(), ProcessMemoryMetric::new()))
-        .metric_train_numeric(UpdatesMetric::new())
-        .metric_train_numeric(LearningRateMetric::new());
-    for rate in SpikeRateMetric::for_layers(&model.spiking_layers()) {
-        training = training.metrics((rate,));
-    }
-    training
+    spiking_regression_metrics(training.metrics((AccuracyMetric::new(),)), model)
 }
 
 /// Registers the metrics of a spiking model with real-valued (or per-step) targets on both
