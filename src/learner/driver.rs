@@ -23,6 +23,7 @@ pub(crate) struct BatchOutcome {
     /// The figures.
     pub stats: BatchStats,
     /// The reported loss as a detached `[1]` tensor (for burn-train's loss metric).
+    #[cfg_attr(not(feature = "train"), allow(dead_code))]
     pub loss: Tensor<1>,
     /// The readouts: each sequence's outputs at its last step, detached, `[batch, outputs]`.
     pub outputs: Tensor<2>,

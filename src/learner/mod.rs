@@ -21,8 +21,11 @@ use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::tensor::Tensor;
 
-pub(crate) use driver::{BatchOutcome, Driver, read_out};
+pub(crate) use driver::Driver;
+#[cfg(feature = "train")]
+pub(crate) use driver::{BatchOutcome, read_out};
 pub use error::TrainError;
+#[cfg(feature = "train")]
 pub(crate) use fit::epoch_seed;
 pub use fit::{FitConfig, SequenceData, count_correct, evaluate, evaluate_with, fit, predict};
 pub use stats::{BatchStats, EpochReport, EpochStats};

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The adding problem, FPTT against whole-sequence BPTT, truncated BPTT (same number of updates)
+# and FPTT without its regulariser, on the method's network; one run at a time, each on one
+# thread, logs, curves and summaries in results/adding/.
+#
+#   scripts/adding_grid.sh "200 500 1000" "fptt bptt tbptt unregularised" "1 2" ITERATIONS
+#
+# Set ADDING=path/to/adding to use a prebuilt binary (else it is built).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lengths=${1:-"200 500 1000"}
+learners=${2:-"fptt bptt tbptt unregularised"}
+seeds=${3:-"1 2"}
+iterations=${4:-1000}
+if [ -z "${ADDING:-}" ]; then
+    cargo build --release --example adding
+    ADDING="${CARGO_TARGET_DIR:-target}/release/examples/adding"
+fi
+mkdir -p results/adding
+for length in $lengths; do
+    for seed in $seeds; do
+        for learner in $learners; do
+            name="results/adding/t${length}-${learner}-seed${seed}-i${iterations}"
+            [ -s "$name.json" ] && continue
+            echo "== $name"
+            MATMUL_NUM_THREADS=1 "$ADDING" --length "$length" --learner "$learner" \
+                --seed "$seed" --iterations "$iterations" --curve "$name.curve.jsonl" \
+                > "$name.json.partial" 2> "$name.log"
+            mv "$name.json.partial" "$name.json"
+        done
+    done
+done
