@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""The adding-problem runs in results/adding/ as a markdown table (one row per run), for RESULTS.md.
+
+    python3 tools/adding_table.py [results/adding]
+"""
+import glob
+import json
+import os
+import sys
+
+
+def main():
+    folder = sys.argv[1] if len(sys.argv) > 1 else "results/adding"
+    rows = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        with open(path) as f:
+            r = json.loads(f.read().strip().splitlines()[-1])
+        rows.append(r)
+    rows.sort(key=lambda r: (r["length"], r["seed"], r["variant"]))
+    print("| T | learner | seed | iterations | updates | test MSE | best | s | peak RSS MiB | commit |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        print(
+            f"| {r['length']} | {r['variant']} | {r['seed']} | {r['iterations']} | {r['updates']} "
+            f"| {r['test_mse']:.4f} | {r['best_test_mse']:.4f} | {r['seconds']:.0f} "
+            f"| {r['peak_rss_mib']:.1f} | {r['commit']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
