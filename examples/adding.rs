@@ -78,7 +78,14 @@ struct Args {
     /// Write the learning curve here, one JSON object per measurement.
     #[arg(long)]
     curve: Option<PathBuf>,
+    /// Stop after this many minutes of training (measuring once more), even before
+    /// `--iterations`: a fixed time budget, as on a lent GPU.
+    #[arg(long)]
+    minutes: Option<f64>,
 }
+
+/// How many of the last measurements `last_mean_test_mse` averages.
+const LAST_MEASUREMENTS: usize = 5;
 
 /// One point of the learning curve.
 #[derive(serde::Serialize)]
@@ -102,6 +109,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         return Err(
             "--iterations, --eval-every, --test-size and --batch must be at least 1".into(),
         );
+    }
+    if let Some(minutes) = args.minutes
+        && !(minutes.is_finite() && minutes > 0.0)
+    {
+        return Err(format!("--minutes must be finite and > 0, got {minutes}").into());
     }
     if args.chunks == 0 || args.chunks > args.length {
         return Err(format!(
@@ -158,13 +170,19 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         args.batch,
         args.iterations
     );
+    let deadline = args
+        .minutes
+        .map(|minutes| started + std::time::Duration::from_secs_f64(minutes * 60.0));
     let mut window = Vec::new();
     let mut points = Vec::new();
+    let mut iterations = 0;
     for iteration in 1..=args.iterations {
         let batch = problem.batch(args.batch, &device);
         let stats = learner.train(&batch)?;
+        iterations = iteration;
         window.push(stats.loss);
-        if iteration % args.eval_every == 0 || iteration == args.iterations {
+        let out_of_time = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        if iteration % args.eval_every == 0 || iteration == args.iterations || out_of_time {
             let test_mse = evaluate(learner.model(), [test.clone()])?.loss;
             let train_mse = window.iter().sum::<f64>() / window.len() as f64;
             window.clear();
@@ -185,21 +203,33 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
             }
             points.push(point);
         }
+        if out_of_time {
+            eprintln!("stopped after {iteration} iterations: the time budget is spent");
+            break;
+        }
     }
     let last = points.last().expect("at least one measurement");
     let best = points
         .iter()
         .map(|p| p.test_mse)
         .fold(f64::INFINITY, f64::min);
+    // The method's logs are read as the mean of the last measurements, which smooths the
+    // noise of a single test batch.
+    let tail = &points[points.len().saturating_sub(LAST_MEASUREMENTS)..];
+    let tail_mean = tail.iter().map(|p| p.test_mse).sum::<f64>() / tail.len() as f64;
     let summary = serde_json::json!({
         "example": "adding",
         "learner": learner.rule().name(),
         "variant": format!("{:?}", args.learner).to_lowercase(),
         "length": args.length,
-        "iterations": args.iterations,
+        "iterations": iterations,
+        "iterations_asked": args.iterations,
+        "minutes": args.minutes,
         "updates": learner.updates(),
         "test_mse": last.test_mse,
         "best_test_mse": best,
+        "last_mean_test_mse": tail_mean,
+        "last_measurements": tail.len(),
         "trivial_mse": TRIVIAL_MSE,
         "seconds": started.elapsed().as_secs_f64(),
         "peak_rss_mib": report::peak_rss_mib(),

@@ -9,6 +9,8 @@
 
 use std::path::PathBuf;
 
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn_fptt::data::digits::{self, DigitSequence};
 use burn_fptt::prelude::*;
 use burn_fptt::report;
@@ -26,6 +28,26 @@ enum Steps {
     Rows,
     /// 64 steps of one pixel.
     Pixels,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Loss {
+    /// w(t) = (t + 1) / T, the method's.
+    Ramp,
+    /// Only the last step.
+    Last,
+    /// 1 / T at every step.
+    Every,
+}
+
+impl From<Loss> for LossSchedule {
+    fn from(loss: Loss) -> Self {
+        match loss {
+            Loss::Ramp => LossSchedule::LinearRamp,
+            Loss::Last => LossSchedule::LastStep,
+            Loss::Every => LossSchedule::EveryStep,
+        }
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -66,6 +88,19 @@ struct Args {
     /// FPTT alpha (the method's default is 0.1; 0.2 did better on the digits).
     #[arg(long, default_value_t = 0.2)]
     alpha: f64,
+    /// FPTT: report test accuracy on the running average W̄ instead of the trained weights.
+    #[arg(long)]
+    evaluate_on_average: bool,
+    /// FPTT: weight of the task loss at each step.
+    #[arg(long, value_enum, default_value = "ramp")]
+    loss: Loss,
+    /// Multiply the learning rate by `--lr-gamma` every this many epochs (the method steps it
+    /// down 10x at fixed epochs); off by default.
+    #[arg(long)]
+    lr_step_epochs: Option<usize>,
+    /// The factor of `--lr-step-epochs`.
+    #[arg(long, default_value_t = 0.1)]
+    lr_gamma: f64,
     /// Seed of the weights, the split and the shuffles.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -100,7 +135,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_updates_per_sequence(args.chunks)
                 .with_terminal_prediction(args.terminal_prediction)
                 .with_distribution_targets(args.distribution_targets)
-                .with_average_at_epoch_end(!args.no_epoch_average),
+                .with_average_at_epoch_end(!args.no_epoch_average)
+                .with_evaluate_on_average(args.evaluate_on_average)
+                .with_loss(args.loss.into()),
         ),
         Learner::Bptt => Method::Bptt(BpttConfig::new()),
     };
@@ -114,14 +151,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.hidden
     );
     let optimizer = AdamaxConfig::new().init();
+    let updates_per_epoch = train.len().div_ceil(args.batch)
+        * train
+            .length()
+            .div_ceil(method.chunk_length(train.length())?);
+    let schedule = || -> Result<ModuleLrScheduler, Box<dyn std::error::Error>> {
+        Ok(match args.lr_step_epochs {
+            Some(epochs) => StepLrSchedulerConfig::new(args.lr, epochs * updates_per_epoch)
+                .with_gamma(args.lr_gamma)
+                .init()?,
+            None => args.lr.into(),
+        })
+    };
     let mut learner = match (&args.checkpoint, args.resume) {
         (Some(dir), true) => {
-            SequenceLearner::load(model, optimizer, args.lr, method, dir)?.with_checkpoints(dir)
+            SequenceLearner::load(model, optimizer, schedule()?, method, dir)?.with_checkpoints(dir)
         }
         (Some(dir), false) => {
-            SequenceLearner::new(model, optimizer, args.lr, method)?.with_checkpoints(dir)
+            SequenceLearner::new(model, optimizer, schedule()?, method)?.with_checkpoints(dir)
         }
-        (None, _) => SequenceLearner::new(model, optimizer, args.lr, method)?,
+        (None, _) => SequenceLearner::new(model, optimizer, schedule()?, method)?,
     };
     let remaining = (args.epochs + 1).saturating_sub(learner.epoch());
     if args.resume {
@@ -165,6 +214,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "terminal_prediction": args.terminal_prediction,
         "distribution_targets": args.distribution_targets,
         "epoch_average": !args.no_epoch_average,
+        "evaluate_on_average": args.evaluate_on_average,
+        "loss": format!("{:?}", LossSchedule::from(args.loss)),
+        "lr_step_epochs": args.lr_step_epochs,
+        "lr_gamma": args.lr_gamma,
         "steps": train.length(),
     }));
     println!("{}", summary.to_json());

@@ -6,6 +6,7 @@
 //! scripts/fetch_mnist.sh                      # once: the MNIST files into data/mnist
 //! cargo run --release --example smnist -- --train-limit 2000 --test-limit 1000 --epochs 3
 //! cargo run --release --example smnist -- --learner bptt --permuted
+//! cargo run --release --example smnist -- --steps rows --layers 1 --hidden 128 --chunks 28
 //! cargo run --release --features wgpu --example smnist    # on the GPU
 //! ```
 //!
@@ -28,12 +29,23 @@ enum Learner {
     Bptt,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Steps {
+    /// 784 steps of one pixel (S-MNIST).
+    Pixels,
+    /// 28 steps of one row of 28 pixels.
+    Rows,
+}
+
 #[derive(Parser, Debug)]
 #[command(about = "S-MNIST / PS-MNIST with an LTC spiking network, FPTT or BPTT")]
 struct Args {
     /// Learning rule.
     #[arg(long, value_enum, default_value = "fptt")]
     learner: Learner,
+    /// How an image becomes a sequence.
+    #[arg(long, value_enum, default_value = "pixels")]
+    steps: Steps,
     /// Permute the 784 pixels with a fixed permutation drawn from `--permutation-seed`.
     #[arg(long)]
     permuted: bool,
@@ -88,18 +100,32 @@ struct Args {
 }
 
 /// The first `n` images of a split (`0`: all of them).
-fn first(dir: &std::path::Path, split: &str, n: usize) -> Result<SequenceSet, DataError> {
+fn first(
+    dir: &std::path::Path,
+    split: &str,
+    n: usize,
+    steps: MnistSequence,
+) -> Result<SequenceSet, DataError> {
     let n = if n == 0 { usize::MAX } else { n };
-    load_mnist_first(dir, split, MnistSequence::Pixels, n)
+    load_mnist_first(dir, split, steps, n)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let started = std::time::Instant::now();
     let dir = mnist_dir(args.data.as_deref());
-    let mut train = first(&dir, "train", args.train_limit)?;
-    let mut test = first(&dir, "test", args.test_limit)?;
+    let steps = match args.steps {
+        Steps::Pixels => MnistSequence::Pixels,
+        Steps::Rows => MnistSequence::Rows,
+    };
+    let mut train = first(&dir, "train", args.train_limit, steps)?;
+    let mut test = first(&dir, "test", args.test_limit, steps)?;
     if args.permuted {
+        if matches!(args.steps, Steps::Rows) {
+            return Err(
+                "--permuted permutes the 784 pixel steps: use it with --steps pixels".into(),
+            );
+        }
         let mut permutation: Vec<usize> = (0..784).collect();
         permutation.shuffle(&mut StdRng::seed_from_u64(args.permutation_seed));
         train = train.permute_steps(&permutation)?;
@@ -107,8 +133,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let device = default_device().autodiff();
     device.seed(args.seed);
-    let model =
-        SpikingClassifierConfig::new(1, vec![args.hidden; args.layers], 10).try_init(&device)?;
+    let model = SpikingClassifierConfig::new(train.features(), vec![args.hidden; args.layers], 10)
+        .try_init(&device)?;
     let method = match args.learner {
         Learner::Fptt => Method::Fptt(
             FpttConfig::new()
@@ -129,7 +155,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     eprintln!(
         "{} {}: {} training / {} test images from {}, {} x {} LTC neurons, batch {}",
-        if args.permuted { "PS-MNIST" } else { "S-MNIST" },
+        match (args.steps, args.permuted) {
+            (Steps::Rows, _) => "MNIST by rows",
+            (Steps::Pixels, true) => "PS-MNIST",
+            (Steps::Pixels, false) => "S-MNIST",
+        },
         method.name(),
         train.len(),
         test.len(),
@@ -147,7 +177,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         |r| eprintln!("{}", report::epoch_line(r, args.epochs)),
     )?;
     let last = reports.last().map(|r| r.test).unwrap_or_default();
-    let data = if args.permuted { "ps-mnist" } else { "s-mnist" };
+    let data = match (args.steps, args.permuted) {
+        (Steps::Rows, _) => "mnist-rows",
+        (Steps::Pixels, true) => "ps-mnist",
+        (Steps::Pixels, false) => "s-mnist",
+    };
     let name = learner.rule().name();
     let summary =
         report::RunSummary::new("smnist", data, name, last, args.epochs, started, args.seed)
@@ -164,6 +198,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "distribution_targets": args.distribution_targets,
                 "epoch_average": !args.no_epoch_average,
                 "truncation": args.truncation,
+                "steps": train.length(),
                 "train_samples": train.len(),
                 "test_samples": test.len(),
             }));

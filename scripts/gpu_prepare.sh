@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Prepares the GPU benchmark for the lent device machine (/work/.library/device): builds
-# bench_step with the wgpu backend, strips and gzips it into .device/ with a copy of the PyTorch
+# Prepares the GPU runs for the lent device machine (/work/.library/device): builds
+# bench_step, adding and smnist with the wgpu backend, strips and gzips it into .device/ with a copy of the PyTorch
 # reference, and downloads the Vulkan loader packages into .gl/. Both folders are kept out of git
 # (.git/info/exclude) and travel with `carry: [".device", ".gl"]`. Then, in one device call:
 #   scripts/gpu_bench.sh          (see that script; about 3 minutes on an H200)
+#   scripts/gpu_claim.sh          (the method's claim on a time budget; see that script)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reference="${REFERENCE:-../shared/reference/ltc_fptt_torch.py}"
@@ -11,10 +12,12 @@ target="${CARGO_TARGET_DIR:-target}"
 for folder in /.device/ /.gl/; do
     grep -qxF "$folder" .git/info/exclude 2>/dev/null || echo "$folder" >>.git/info/exclude
 done
-cargo build --release --example bench_step --features wgpu >&2
+cargo build --release --example bench_step --example adding --example smnist --features wgpu >&2
 mkdir -p .device
-strip -o .device/bench_step "$target/release/examples/bench_step"
-gzip -f .device/bench_step
+for example in bench_step adding smnist; do
+    strip -o ".device/$example" "$target/release/examples/$example"
+    gzip -f ".device/$example"
+done
 cp "$reference" .device/ltc_fptt_torch.py
 if ! ls .gl/*.deb >/dev/null 2>&1; then
     mkdir -p .gl /tmp/amd64/partial

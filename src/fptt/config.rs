@@ -58,6 +58,12 @@ pub struct FpttConfig {
     /// Set `W <- W̄` at the end of every epoch.
     #[config(default = true)]
     pub average_at_epoch_end: bool,
+    /// Evaluate (in [`fit`](crate::fit)) the running average `W̄` instead of the trained
+    /// weights `W`, which training goes on with unchanged. Without `W <- W̄` at the epoch's end
+    /// this reads the smoothed weights the method reports on; with it, `W = W̄` after the epoch
+    /// and both read the same.
+    #[config(default = false)]
+    pub evaluate_on_average: bool,
     /// How `λ` enters the gradient.
     #[config(default = "LambdaCorrection::Code")]
     pub correction: LambdaCorrection,

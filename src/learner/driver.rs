@@ -308,6 +308,12 @@ impl<R: LearningRule> Driver<R> {
         model
     }
 
+    /// The weights to evaluate after an epoch: the rule's own when it keeps others to report
+    /// on (FPTT's `W̄` when asked), else `model`.
+    pub fn evaluation_model<M: Module>(&self, model: M) -> M {
+        self.rule.evaluation_model(&model).unwrap_or(model)
+    }
+
     /// Writes the rule's state and the counters into the checkpoint directory `dir`.
     pub fn save<M: Module>(&self, model: &M, dir: &Path) -> Result<(), CheckpointError> {
         self.rule.save(model, dir)?;

@@ -216,8 +216,9 @@ where
         let shuffle = epoch_seed(config.seed, epoch);
         device.seed(shuffle);
         let train_stats = learner.train_epoch(train.batches(batch_size, Some(shuffle), &device))?;
+        let averaged = learner.rule().evaluation_model(learner.model());
         let test_stats = evaluate_with(
-            learner.model(),
+            averaged.as_ref().unwrap_or(learner.model()),
             test.batches(config.test_batch_size(), None, &device),
             learner.loss(),
         )?;

@@ -178,6 +178,12 @@ impl LearningRule for FpttRule {
         }
     }
 
+    fn evaluation_model<M: Module>(&self, model: &M) -> Option<M> {
+        self.config()
+            .evaluate_on_average
+            .then(|| self.fptt.average_into(model.clone()))
+    }
+
     fn save<M: Module>(&self, model: &M, dir: &Path) -> Result<(), CheckpointError> {
         let stem = dir.join("fptt");
         self.fptt

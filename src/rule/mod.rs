@@ -193,6 +193,15 @@ pub trait LearningRule {
         model
     }
 
+    /// The weights to evaluate instead of the trained ones, when the rule keeps others that it
+    /// reports on (FPTT's running average `W̄` with
+    /// [`FpttConfig::evaluate_on_average`](crate::fptt::FpttConfig::evaluate_on_average));
+    /// `None` evaluates `model` itself (the default).
+    fn evaluation_model<M: Module>(&self, model: &M) -> Option<M> {
+        let _ = model;
+        None
+    }
+
     /// Writes the rule's state into the checkpoint directory `dir`.
     ///
     /// # Errors

@@ -359,7 +359,8 @@ where
                 epoch_number: epoch,
                 total_items: valid.num_items(),
             }));
-            validate(&run.learner.model(), &valid, run.processor, &interrupter);
+            let evaluated = run.driver.evaluation_model(run.learner.model());
+            validate(&evaluated, &valid, run.processor, &interrupter);
             interrupter.fail_on_error(run.processor.process_valid(LearnerEvent::EndSplit(epoch)));
             interrupter.fail_on_error(run.processor.process_train(LearnerEvent::EndEpoch(epoch)));
             if checkpointer.is_some() || early_stopping.is_some() {

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs on the lent GPU machine, from the repository root, after scripts/gpu_prepare.sh here:
+# the method's claim on a fixed time budget, with the wgpu backend. The adding problem at
+# T = 1000 (FPTT against whole-sequence BPTT, seed 1, MINUTES each, default 2.5), then S-MNIST on the
+# method's settings (2 LTC layers of 256, batch 512, Adamax 3e-3, alpha 0.1, one update per
+# pixel) for SMNIST_TRAIN images, one epoch, from data/mnist (copy ../shared/data/mnist there;
+# carry [".device", ".gl", "data/mnist"]). Results in $OUT/claim/: one summary JSON, log and
+# curve per run. The defaults fit one 600 s device call; LOCAL=1 skips the device set-up (a
+# smoke test here on lavapipe, with MINUTES=0.2 and SMNIST_TRAIN=64).
+set -uo pipefail
+out="${OUT:?set OUT to the folder that comes back}/claim"
+mkdir -p "$out"
+exec > >(tee "$out/gpu_claim.log") 2>&1
+if [ -z "${LOCAL:-}" ]; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+fi
+for example in adding smnist; do
+    gunzip -c ".device/$example.gz" >"/tmp/$example" && chmod +x "/tmp/$example"
+done
+export BURN_FPTT_BACKEND=wgpu
+minutes=${MINUTES:-2.5}
+for learner in fptt bptt; do
+    name="$out/t1000-$learner-seed1"
+    echo "== adding T = 1000, $learner, $minutes minutes"
+    timeout $(( ${minutes%.*} * 60 + 90 )) /tmp/adding --length 1000 --learner "$learner" --seed 1 \
+        --iterations 100000 --minutes "$minutes" --eval-every 25 --curve "$name.curve.jsonl" \
+        >"$name.json" 2>"$name.log"
+    tail -n 2 "$name.log"
+    cat "$name.json"
+done
+echo "== S-MNIST, the method's settings, ${SMNIST_TRAIN:-4096} training images, 1 epoch"
+timeout 150 /tmp/smnist --data "${MNIST:-data/mnist}" --layers 2 --hidden 256 --batch 512 \
+    --lr 3e-3 --alpha 0.1 --train-limit "${SMNIST_TRAIN:-4096}" --test-limit 1000 --epochs 1 \
+    >"$out/smnist-fptt.json" 2>"$out/smnist-fptt.log"
+tail -n 2 "$out/smnist-fptt.log"
+cat "$out/smnist-fptt.json"
+echo "== done"
