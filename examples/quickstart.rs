@@ -91,9 +91,10 @@ struct Args {
     /// FPTT: report test accuracy on the running average W̄ instead of the trained weights.
     #[arg(long)]
     evaluate_on_average: bool,
-    /// FPTT: weight of the task loss at each step.
-    #[arg(long, value_enum, default_value = "ramp")]
-    loss: Loss,
+    /// Weight of the task loss at each step (default: the rule's own, FPTT's ramp and BPTT's
+    /// last step).
+    #[arg(long, value_enum)]
+    loss: Option<Loss>,
     /// Multiply the learning rate by `--lr-gamma` every this many epochs (the method steps it
     /// down 10x at fixed epochs); off by default.
     #[arg(long)]
@@ -137,9 +138,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_distribution_targets(args.distribution_targets)
                 .with_average_at_epoch_end(!args.no_epoch_average)
                 .with_evaluate_on_average(args.evaluate_on_average)
-                .with_loss(args.loss.into()),
+                .with_loss(args.loss.map_or(LossSchedule::LinearRamp, Into::into)),
         ),
-        Learner::Bptt => Method::Bptt(BpttConfig::new()),
+        Learner::Bptt => Method::Bptt(
+            BpttConfig::new().with_loss(args.loss.map_or(LossSchedule::LastStep, Into::into)),
+        ),
     };
     eprintln!(
         "{} on {} training / {} test digits, {} steps of {} values, {} LTC neurons",
@@ -215,7 +218,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "distribution_targets": args.distribution_targets,
         "epoch_average": !args.no_epoch_average,
         "evaluate_on_average": args.evaluate_on_average,
-        "loss": format!("{:?}", LossSchedule::from(args.loss)),
+        "loss": format!("{:?}", learner.rule().loss_schedule()),
         "lr_step_epochs": args.lr_step_epochs,
         "lr_gamma": args.lr_gamma,
         "steps": train.length(),

@@ -28,6 +28,14 @@ declare -A variants=(
     [fptt-k4]="--chunks 4"
     [fptt-k2]="--chunks 2"
     [fptt-k1]="--chunks 1"
+    [bptt-loss-ramp]="--learner bptt --loss ramp"
+    [bptt-loss-every]="--learner bptt --loss every"
+    [fptt-k1-loss-last]="--chunks 1 --loss last"
+    [fptt-k1-loss-last-no-average]="--chunks 1 --loss last --no-epoch-average"
+    [fptt-alpha0.001-no-average]="--alpha 0.001 --no-epoch-average"
+    [fptt-lrstep20-no-average-eval-average]="--lr-step-epochs 20 --no-epoch-average --evaluate-on-average"
+    [fptt-epochs60]="--epochs 60"
+    [bptt-epochs60]="--learner bptt --epochs 60"
 )
 names=${1:-"${!variants[*]}"}
 seeds=${SEEDS:-"42 3 7 11"}

@@ -156,6 +156,60 @@ fn resuming_from_a_checkpoint_repeats_the_uninterrupted_run() {
     assert_eq!(values(lambda_a), values(lambda_b));
 }
 
+/// `FpttConfig::evaluate_on_average`: `fit` reports on `W̄` (the running average, read back
+/// from the rule and put into a copy of the model here) while training goes on with `W`.
+#[test]
+fn fptt_reports_on_the_running_average_and_trains_on_the_weights() {
+    let _serial = serial();
+    let (train, test) = digit_rows(7);
+    let (train, test) = (train.take(96), test.take(64));
+    let config = FpttConfig::new()
+        .with_updates_per_sequence(Some(4))
+        .with_average_at_epoch_end(false);
+    let fit_config = FitConfig::new(2, 32).with_seed(5);
+    // Fresh states from zero membranes, so that the evaluations below draw no randomness and
+    // repeat fit's exactly.
+    let make = |config: FpttConfig| {
+        let device = cpu_device().autodiff();
+        device.seed(5);
+        let mut model = SpikingClassifierConfig::new(8, vec![16], 10).init(&device);
+        model.layers[0].initial_membrane = InitialMembrane::Zeros;
+        SequenceLearner::new(
+            model,
+            AdamaxConfig::new().init(),
+            1e-2,
+            Method::Fptt(config),
+        )
+        .unwrap()
+    };
+    let mut on_weights = make(config.clone());
+    let mut on_average = make(config.with_evaluate_on_average(true));
+    let reported_w = fit(&mut on_weights, &train, &test, &fit_config, |_| {}).unwrap();
+    let reported_avg = fit(&mut on_average, &train, &test, &fit_config, |_| {}).unwrap();
+
+    // Reporting on W̄ leaves training alone: the same weights after two epochs.
+    let (a, b) = (on_weights.model(), on_average.model());
+    assert_eq!(
+        values(a.layers[0].input.weight.val()),
+        values(b.layers[0].input.weight.val())
+    );
+    let device = cpu_device();
+    let test_loss = |model: &SpikingClassifier| {
+        evaluate(model, test.batches(256, None, &device))
+            .unwrap()
+            .loss
+    };
+    let averaged = on_average
+        .rule()
+        .fptt()
+        .unwrap()
+        .average_into(on_average.model().clone());
+    let last = |reports: &[EpochReport]| reports.last().unwrap().test.loss;
+    assert_eq!(last(&reported_w), test_loss(on_weights.model()));
+    assert_eq!(last(&reported_avg), test_loss(&averaged));
+    assert_ne!(last(&reported_avg), last(&reported_w));
+}
+
 #[test]
 fn digits_load_and_split_deterministically() {
     let set = digits::bundled(DigitSequence::Pixels).unwrap();

@@ -150,6 +150,10 @@ impl LearningRule for MethodRule {
         dispatch!(self, rule => rule.end_epoch(model))
     }
 
+    fn evaluation_model<M: Module>(&self, model: &M) -> Option<M> {
+        dispatch!(self, rule => rule.evaluation_model(model))
+    }
+
     fn save<M: Module>(&self, model: &M, dir: &Path) -> Result<(), CheckpointError> {
         dispatch!(self, rule => rule.save(model, dir))
     }
