@@ -9,6 +9,13 @@ import os
 import sys
 
 
+def tail(r):
+    """The mean of the last measurements, where the run recorded it."""
+    if "last_mean_test_mse" not in r:
+        return ""
+    return f"{r['last_mean_test_mse']:.4f}"
+
+
 def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else "results/adding"
     rows = []
@@ -17,12 +24,12 @@ def main():
             r = json.loads(f.read().strip().splitlines()[-1])
         rows.append(r)
     rows.sort(key=lambda r: (r["length"], r["seed"], r["variant"]))
-    print("| T | learner | seed | iterations | updates | test MSE | best | s | peak RSS MiB | commit |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| T | learner | seed | iterations | updates | test MSE | mean of last 5 | best | s | peak RSS MiB | commit |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         print(
             f"| {r['length']} | {r['variant']} | {r['seed']} | {r['iterations']} | {r['updates']} "
-            f"| {r['test_mse']:.4f} | {r['best_test_mse']:.4f} | {r['seconds']:.0f} "
+            f"| {r['test_mse']:.4f} | {tail(r)} | {r['best_test_mse']:.4f} | {r['seconds']:.0f} "
             f"| {r['peak_rss_mib']:.1f} | {r['commit']} |"
         )
 
