@@ -25,6 +25,23 @@ use burn_fptt::rule::UnregularisedConfig;
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Loss {
+    /// `w(t) = (t + 1) / T` at every step.
+    Ramp,
+    /// `w(t) = (t + 1) / T` at the last step of every chunk, 0 elsewhere.
+    ChunkEnds,
+}
+
+impl From<Loss> for LossSchedule {
+    fn from(loss: Loss) -> Self {
+        match loss {
+            Loss::Ramp => LossSchedule::LinearRamp,
+            Loss::ChunkEnds => LossSchedule::ChunkEnds,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Learner {
     /// Forward propagation through time, K updates per sequence.
     Fptt,
@@ -63,6 +80,11 @@ struct Args {
     /// FPTT alpha.
     #[arg(long, default_value_t = 0.5)]
     alpha: f64,
+    /// The loss of FPTT, truncated BPTT and the ablation: at every step on a linear ramp, or
+    /// only at the end of each chunk (ramped over the chunks, as the method's code); whole-sequence
+    /// BPTT always takes the last step's.
+    #[arg(long, value_enum, default_value = "ramp")]
+    loss: Loss,
     /// Clip every update's gradients by this global norm.
     #[arg(long, default_value_t = 1.0)]
     clip: f64,
@@ -131,18 +153,25 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 .with_alpha(args.alpha)
                 .with_updates_per_sequence(k)
                 .with_clip_norm(clip)
-                .with_average_at_epoch_end(false),
+                .with_average_at_epoch_end(false)
+                .with_loss(args.loss.into()),
         ),
         Learner::Bptt => train(args, BpttConfig::new().with_clip_norm(clip)),
         Learner::Tbptt => {
             let window = args.length.div_ceil(args.chunks);
-            train(args, BpttConfig::truncated(window).with_clip_norm(clip))
+            train(
+                args,
+                BpttConfig::truncated(window)
+                    .with_clip_norm(clip)
+                    .with_loss(args.loss.into()),
+            )
         }
         Learner::Unregularised => train(
             args,
             UnregularisedConfig::new()
                 .with_updates_per_sequence(k)
-                .with_clip_norm(clip),
+                .with_clip_norm(clip)
+                .with_loss(args.loss.into()),
         ),
     }
 }
@@ -240,6 +269,7 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         "lr": args.lr,
         "alpha": args.alpha,
         "clip": args.clip,
+        "loss": format!("{:?}", learner.rule().loss_schedule()),
         "test_size": args.test_size,
         "backend": burn_fptt::default_backend(),
         "commit": report::git_commit(),

@@ -7,7 +7,8 @@
 #
 # With MINUTES, each run stops after that many minutes of training if it has not finished its
 # iterations (the name then ends in -mMINUTES). EVAL_EVERY sets how often the test MSE is
-# measured (default 50 iterations).
+# measured (default 50 iterations). LOSS=chunk-ends gives FPTT, truncated BPTT and the ablation
+# the loss at chunk ends only (the name then ends in -chunk-ends).
 #
 # Set ADDING=path/to/adding to use a prebuilt binary (else it is built).
 set -euo pipefail
@@ -25,12 +26,12 @@ mkdir -p results/adding
 for length in $lengths; do
     for seed in $seeds; do
         for learner in $learners; do
-            name="results/adding/t${length}-${learner}-seed${seed}-i${iterations}${minutes:+-m$minutes}"
+            name="results/adding/t${length}-${learner}-seed${seed}-i${iterations}${minutes:+-m$minutes}${LOSS:+-$LOSS}"
             [ -s "$name.json" ] && continue
             echo "== $name"
             MATMUL_NUM_THREADS=1 "$ADDING" --length "$length" --learner "$learner" \
                 --seed "$seed" --iterations "$iterations" ${minutes:+--minutes "$minutes"} \
-                --eval-every "${EVAL_EVERY:-50}" --curve "$name.curve.jsonl" \
+                --eval-every "${EVAL_EVERY:-50}" --curve "$name.curve.jsonl" ${LOSS:+--loss "$LOSS"} \
                 > "$name.json.partial" 2> "$name.log"
             mv "$name.json.partial" "$name.json"
         done

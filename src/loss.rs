@@ -16,6 +16,11 @@ pub enum LossSchedule {
     LastStep,
     /// `w(t) = 1 / T` at every step: the mean loss over the sequence.
     EveryStep,
+    /// `w(t) = (t + 1) / T` at the last step of every chunk (where an update is taken), else 0:
+    /// each update asks only for the prediction at its own end, later chunks weighing more, as
+    /// the method's adding-problem code does. With one chunk per sequence (whole-sequence BPTT)
+    /// this is [`LastStep`](Self::LastStep).
+    ChunkEnds,
 }
 
 impl LossSchedule {
@@ -28,10 +33,28 @@ impl LossSchedule {
     /// assert_eq!(LossSchedule::EveryStep.weight(0, 4), 0.25);
     /// ```
     pub fn weight(&self, t: usize, length: usize) -> f64 {
+        self.weight_in_chunks(t, length, length)
+    }
+
+    /// The weight of step `t` (0-based) in a sequence of `length` steps that is trained in
+    /// chunks of `chunk` steps (the last one possibly shorter); only
+    /// [`ChunkEnds`](Self::ChunkEnds) depends on the chunks.
+    ///
+    /// ```
+    /// use burn_fptt::LossSchedule;
+    /// // 10 steps in chunks of 4: the chunks end at steps 3, 7 and 9.
+    /// let w: Vec<f64> = (0..10).map(|t| LossSchedule::ChunkEnds.weight_in_chunks(t, 10, 4)).collect();
+    /// assert_eq!(w, [0.0, 0.0, 0.0, 0.4, 0.0, 0.0, 0.0, 0.8, 0.0, 1.0]);
+    /// assert_eq!(LossSchedule::LinearRamp.weight_in_chunks(1, 4, 2), 0.5);
+    /// ```
+    pub fn weight_in_chunks(&self, t: usize, length: usize, chunk: usize) -> f64 {
+        let ramp = (t + 1) as f64 / length as f64;
         match self {
-            Self::LinearRamp => (t + 1) as f64 / length as f64,
+            Self::LinearRamp => ramp,
             Self::LastStep => f64::from(u8::from(t + 1 == length)),
             Self::EveryStep => 1.0 / length as f64,
+            Self::ChunkEnds if (t + 1) % chunk.max(1) == 0 || t + 1 == length => ramp,
+            Self::ChunkEnds => 0.0,
         }
     }
 }

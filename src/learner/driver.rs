@@ -250,9 +250,10 @@ impl<R: LearningRule> Driver<R> {
                 state = next;
                 observe(&state);
                 let target = batch.targets.at(t);
-                match step_weights(batch, t, |t, length| schedule.weight(t, length)) {
+                let weight = |t, length| schedule.weight_in_chunks(t, length, chunk);
+                match step_weights(batch, t, weight) {
                     None => {
-                        let weight = schedule.weight(t, length);
+                        let weight = weight(t, length);
                         if weight > 0.0 {
                             loss.add(loss_fn.mean(scores.clone(), &target)? * weight);
                         }
