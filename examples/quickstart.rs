@@ -38,6 +38,8 @@ enum Loss {
     Last,
     /// 1 / T at every step.
     Every,
+    /// (t + 1) / T at the last step of every chunk (update), 0 elsewhere.
+    ChunkEnds,
 }
 
 impl From<Loss> for LossSchedule {
@@ -46,6 +48,7 @@ impl From<Loss> for LossSchedule {
             Loss::Ramp => LossSchedule::LinearRamp,
             Loss::Last => LossSchedule::LastStep,
             Loss::Every => LossSchedule::EveryStep,
+            Loss::ChunkEnds => LossSchedule::ChunkEnds,
         }
     }
 }

@@ -34,6 +34,8 @@ declare -A variants=(
     [fptt-k1-loss-last-no-average]="--chunks 1 --loss last --no-epoch-average"
     [fptt-alpha0.001-no-average]="--alpha 0.001 --no-epoch-average"
     [fptt-lrstep20-no-average-eval-average]="--lr-step-epochs 20 --no-epoch-average --evaluate-on-average"
+    [fptt-k2-loss-chunk-ends]="--chunks 2 --loss chunk-ends"
+    [fptt-k4-loss-chunk-ends]="--chunks 4 --loss chunk-ends"
     [fptt-epochs60]="--epochs 60"
     [bptt-epochs60]="--learner bptt --epochs 60"
 )

@@ -104,6 +104,44 @@ fn regression_at_the_last_step_takes_the_hand_computed_gradient() {
     assert!((weight(&learner) - (W0 - LR * grad)).abs() < 1e-6);
 }
 
+/// `LossSchedule::ChunkEnds` with truncated BPTT, windows of 2 over 5 steps: one update per
+/// window on the prediction at the window's end only, weighted `(t + 1) / T`, the state carried
+/// (detached) into the next window. Worked by hand with plain SGD.
+#[test]
+fn chunk_end_loss_updates_on_each_windows_last_prediction() {
+    let device = cpu_device().autodiff();
+    let x = [1.0, 2.0, -0.5, 1.0, 0.5];
+    let y = 1.0;
+    let rule = BpttConfig::truncated(2)
+        .with_clip_norm(None)
+        .with_loss(LossSchedule::ChunkEnds);
+    let mut learner =
+        SequenceLearner::new(accumulator(&device), SgdConfig::new().init(), LR, rule).unwrap();
+    let stats = learner
+        .train_batch(
+            inputs([x], &device),
+            Tensor::<2>::from_floats([[y]], &device),
+        )
+        .unwrap();
+    // Windows [0, 1], [2, 3], [4]: at the end t of each, h_t = h_start + w (sum of its inputs),
+    // L = (t + 1)/5 (h_t - y)^2, dL/dw = (t + 1)/5 * 2 (h_t - y) (sum of its inputs).
+    let (mut w, mut h) = (W0, 0.0);
+    for (window, end) in [(0..2, 1), (2..4, 3), (4..5, 4)] {
+        let sum: f64 = x[window].iter().sum();
+        let out = h + w * sum;
+        let scale = (end + 1) as f64 / 5.0;
+        w -= LR * scale * 2.0 * (out - y) * sum;
+        h = out;
+    }
+    assert!((w - 0.23956).abs() < 1e-12, "hand computation: {w}");
+    assert_eq!(stats.updates, 3);
+    assert!(
+        (weight(&learner) - w).abs() < 1e-6,
+        "{} vs {w}",
+        weight(&learner)
+    );
+}
+
 #[test]
 fn one_target_per_step_counts_every_step() {
     let device = cpu_device().autodiff();
