@@ -85,6 +85,13 @@ struct Args {
     /// BPTT always takes the last step's.
     #[arg(long, value_enum, default_value = "ramp")]
     loss: Loss,
+    /// Base threshold `b0` of the LTC layer (the method's adding-problem neuron: 0.5).
+    #[arg(long, default_value_t = 0.1)]
+    threshold: f64,
+    /// Threshold adaptation `beta` of the LTC layer (the method's adding-problem neuron: 0, a
+    /// fixed threshold).
+    #[arg(long, default_value_t = 1.8)]
+    adaptation: f64,
     /// Clip every update's gradients by this global norm.
     #[arg(long, default_value_t = 1.0)]
     clip: f64,
@@ -137,6 +144,16 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     {
         return Err(format!("--minutes must be finite and > 0, got {minutes}").into());
     }
+    if !(args.threshold.is_finite() && args.threshold > 0.0) {
+        return Err(format!("--threshold must be finite and > 0, got {}", args.threshold).into());
+    }
+    if !(args.adaptation.is_finite() && args.adaptation >= 0.0) {
+        return Err(format!(
+            "--adaptation must be finite and >= 0, got {}",
+            args.adaptation
+        )
+        .into());
+    }
     if args.chunks == 0 || args.chunks > args.length {
         return Err(format!(
             "--chunks must be in 1..={} (the sequence length), got {}",
@@ -180,7 +197,9 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
     let started = Instant::now();
     let device = default_device().autodiff();
     device.seed(args.seed);
-    let model = SpikingRegressorConfig::new(2, args.hidden, 1).try_init(&device)?;
+    let mut model = SpikingRegressorConfig::new(2, args.hidden, 1).try_init(&device)?;
+    model.ltc.base_threshold = args.threshold;
+    model.ltc.adaptation = args.adaptation;
     let mut learner = SequenceLearner::new(model, AdamConfig::new().init(), args.lr, rule)?;
     let mut problem = AddingProblem::new(args.length, args.seed)?;
     let test =
@@ -269,6 +288,8 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         "lr": args.lr,
         "alpha": args.alpha,
         "clip": args.clip,
+        "threshold": args.threshold,
+        "adaptation": args.adaptation,
         "loss": format!("{:?}", learner.rule().loss_schedule()),
         "test_size": args.test_size,
         "backend": burn_fptt::default_backend(),

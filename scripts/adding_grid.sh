@@ -8,7 +8,8 @@
 # With MINUTES, each run stops after that many minutes of training if it has not finished its
 # iterations (the name then ends in -mMINUTES). EVAL_EVERY sets how often the test MSE is
 # measured (default 50 iterations). LOSS=chunk-ends gives FPTT, truncated BPTT and the ablation
-# the loss at chunk ends only (the name then ends in -chunk-ends).
+# the loss at chunk ends only (the name then ends in -chunk-ends). NEURON=fixed gives the LTC
+# layer the method's adding-problem threshold, 0.5 without adaptation (name: -fixed).
 #
 # Set ADDING=path/to/adding to use a prebuilt binary (else it is built).
 set -euo pipefail
@@ -26,12 +27,13 @@ mkdir -p results/adding
 for length in $lengths; do
     for seed in $seeds; do
         for learner in $learners; do
-            name="results/adding/t${length}-${learner}-seed${seed}-i${iterations}${minutes:+-m$minutes}${LOSS:+-$LOSS}"
+            name="results/adding/t${length}-${learner}-seed${seed}-i${iterations}${minutes:+-m$minutes}${LOSS:+-$LOSS}${NEURON:+-$NEURON}"
             [ -s "$name.json" ] && continue
             echo "== $name"
             MATMUL_NUM_THREADS=1 "$ADDING" --length "$length" --learner "$learner" \
                 --seed "$seed" --iterations "$iterations" ${minutes:+--minutes "$minutes"} \
                 --eval-every "${EVAL_EVERY:-50}" --curve "$name.curve.jsonl" ${LOSS:+--loss "$LOSS"} \
+                ${NEURON:+--threshold 0.5 --adaptation 0} \
                 > "$name.json.partial" 2> "$name.log"
             mv "$name.json.partial" "$name.json"
         done

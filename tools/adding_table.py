@@ -16,6 +16,11 @@ def tail(r):
     return f"{r['last_mean_test_mse']:.4f}"
 
 
+def loss(r):
+    """A mark for runs with the chunk-end loss."""
+    return " (chunk ends)" if r.get("loss") == "ChunkEnds" else ""
+
+
 def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else "results/adding"
     rows = []
@@ -23,12 +28,12 @@ def main():
         with open(path) as f:
             r = json.loads(f.read().strip().splitlines()[-1])
         rows.append(r)
-    rows.sort(key=lambda r: (r["length"], r["seed"], r["variant"]))
-    print("| T | learner | seed | iterations | updates | test MSE | mean of last 5 | best | s | peak RSS MiB | commit |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    rows.sort(key=lambda r: (r["length"], r["seed"], r["variant"], r.get("loss", ""), r["chunks"]))
+    print("| T | learner | K | seed | iterations | updates | test MSE | mean of last 5 | best | s | peak RSS MiB | commit |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         print(
-            f"| {r['length']} | {r['variant']} | {r['seed']} | {r['iterations']} | {r['updates']} "
+            f"| {r['length']} | {r['variant']}{loss(r)} | {r['chunks'] if r['variant'] != 'bptt' else 1} | {r['seed']} | {r['iterations']} | {r['updates']} "
             f"| {r['test_mse']:.4f} | {tail(r)} | {r['best_test_mse']:.4f} | {r['seconds']:.0f} "
             f"| {r['peak_rss_mib']:.1f} | {r['commit']} |"
         )
