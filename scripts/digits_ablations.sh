@@ -36,6 +36,9 @@ declare -A variants=(
     [fptt-lrstep20-no-average-eval-average]="--lr-step-epochs 20 --no-epoch-average --evaluate-on-average"
     [fptt-k2-loss-chunk-ends]="--chunks 2 --loss chunk-ends"
     [fptt-k4-loss-chunk-ends]="--chunks 4 --loss chunk-ends"
+    [fptt-k2-loss-chunk-ends-lrstep20]="--chunks 2 --loss chunk-ends --lr-step-epochs 20"
+    [fptt-k2-loss-chunk-ends-alpha0.05]="--chunks 2 --loss chunk-ends --alpha 0.05"
+    [fptt-k2-loss-chunk-ends-alpha0.5]="--chunks 2 --loss chunk-ends --alpha 0.5"
     [fptt-epochs60]="--epochs 60"
     [bptt-epochs60]="--learner bptt --epochs 60"
 )

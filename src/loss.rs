@@ -53,7 +53,7 @@ impl LossSchedule {
             Self::LinearRamp => ramp,
             Self::LastStep => f64::from(u8::from(t + 1 == length)),
             Self::EveryStep => 1.0 / length as f64,
-            Self::ChunkEnds if (t + 1) % chunk.max(1) == 0 || t + 1 == length => ramp,
+            Self::ChunkEnds if (t + 1).is_multiple_of(chunk.max(1)) || t + 1 == length => ramp,
             Self::ChunkEnds => 0.0,
         }
     }

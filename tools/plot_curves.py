@@ -24,19 +24,23 @@ COLOURS = {"fptt": "tab:blue", "bptt": "tab:red", "tbptt": "tab:green", "unregul
 def adding(folder="results/adding", out="docs"):
     by_length = defaultdict(list)
     for path in sorted(glob.glob(os.path.join(folder, "*.curve.jsonl"))):
-        m = re.match(r"t(\d+)-([a-z]+)-seed(\d+)", os.path.basename(path))
+        m = re.match(r"t(\d+)-([a-z]+)-seed(\d+)-(.*)\.curve\.jsonl$", os.path.basename(path))
         if not m:
             continue
-        length, learner, seed = int(m.group(1)), m.group(2), int(m.group(3))
+        length, learner, seed, rest = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
         points = [json.loads(line) for line in open(path) if line.strip()]
         if points:
-            by_length[length].append((learner, seed, points, path))
+            by_length[length].append((learner, seed, rest, points))
+    styles = ["-", "--", ":", "-."]
     for length, runs in sorted(by_length.items()):
         fig, ax = plt.subplots(figsize=(7, 4.2))
-        for learner, seed, points, path in sorted(runs):
+        seen = defaultdict(int)
+        for learner, seed, rest, points in sorted(runs, key=lambda r: r[:3]):
+            style = styles[seen[learner] % len(styles)]
+            seen[learner] += 1
             ax.plot([p["iteration"] for p in points], [p["test_mse"] for p in points],
-                    color=COLOURS.get(learner, "black"), alpha=0.9 if seed == 1 else 0.55,
-                    linestyle="-" if seed == 1 else "--", label=f"{learner} seed {seed}")
+                    color=COLOURS.get(learner, "black"), linestyle=style, alpha=0.85,
+                    label=f"{learner} seed {seed} ({rest})")
         ax.axhline(0.167, color="grey", linewidth=0.8, linestyle=":", label="predict the mean (0.167)")
         ax.set_yscale("log")
         ax.set_xlabel("iteration (batch of 128 fresh sequences)")
