@@ -37,11 +37,12 @@ fn digit_rows(seed: u64) -> (SequenceSet, SequenceSet) {
         .split(0.2, seed)
 }
 
-/// Over the four seeds of RESULTS.md, FPTT's mean test accuracy is within 3 points of BPTT's and
-/// no FPTT run falls below 0.90. One seed alone is not a fair test: single runs move by 2-3 points
-/// with the rounding of a product (359 test digits, one digit is 0.28 points), in both directions.
-/// The four-seed gap itself measured 1.8 and 2.1 points with two roundings of the same model
-/// (RESULTS.md), so a 2-point bound failed on rounding alone; a broken FPTT falls far below.
+/// Over the four seeds of RESULTS.md, FPTT's mean test accuracy (two updates per digit on the
+/// chunk-end loss, the quickstart's default) is within 1 point of BPTT's and no FPTT run falls
+/// below 0.94. One seed alone is not a fair test: single runs move by 2-3 points with the
+/// rounding of a product (359 test digits, one digit is 0.28 points), in both directions. The
+/// four-seed gap measured 0.7 points (RESULTS.md, digits ablations); a broken FPTT falls far
+/// below.
 #[test]
 fn fptt_matches_bptt_on_the_digits() {
     let _serial = serial();
@@ -49,7 +50,13 @@ fn fptt_matches_bptt_on_the_digits() {
     let mut mean = [0.0; 2];
     for seed in seeds {
         let (train, test) = digit_rows(seed);
-        let fptt = FpttConfig::new().with_alpha(0.2);
+        // The quickstart's FPTT: two updates per digit, each on the prediction at its chunk's
+        // end (RESULTS.md: 0.7 points below BPTT on average, the default one update per row
+        // with the ramp loss 2.1 points).
+        let fptt = FpttConfig::new()
+            .with_alpha(0.2)
+            .with_updates_per_sequence(Some(2))
+            .with_loss(LossSchedule::ChunkEnds);
         for (i, method) in [Method::Fptt(fptt), Method::Bptt(BpttConfig::new())]
             .into_iter()
             .enumerate()
@@ -67,15 +74,15 @@ fn fptt_matches_bptt_on_the_digits() {
             let last = reports.last().unwrap().test.accuracy.unwrap();
             eprintln!("seed {seed}, {name}: test accuracy {last:.4} after {EPOCHS} epochs");
             if i == 0 {
-                assert!(last >= 0.90, "FPTT reached only {last} with seed {seed}");
+                assert!(last >= 0.94, "FPTT reached only {last} with seed {seed}");
             }
             mean[i] += last / seeds.len() as f64;
         }
     }
     let [fptt, bptt] = mean;
     assert!(
-        fptt >= bptt - 0.03,
-        "FPTT's mean {fptt} is more than 3 points below BPTT's {bptt}"
+        fptt >= bptt - 0.01,
+        "FPTT's mean {fptt} is more than 1 point below BPTT's {bptt}"
     );
 }
 
