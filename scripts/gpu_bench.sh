@@ -8,15 +8,9 @@
 set -uo pipefail
 out="${OUT:?set OUT to the folder that comes back}"
 exec > >(tee "$out/gpu_bench.log") 2>&1
-if [ -z "${LOCAL:-}" ]; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-    torch_device=cuda
-else
-    torch_device=cpu
-fi
+# shellcheck source=scripts/gpu_device.sh
+. scripts/gpu_device.sh "$out"
+if [ -z "${LOCAL:-}" ]; then torch_device=cuda; else torch_device=cpu; fi
 gunzip -c .device/bench_step.gz >/tmp/bench_step && chmod +x /tmp/bench_step
 export BURN_FPTT_BACKEND=wgpu
 scale() { if [ -n "${QUICK:-}" ]; then echo 5; else echo "$1"; fi; }

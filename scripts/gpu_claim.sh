@@ -11,12 +11,8 @@ set -uo pipefail
 out="${OUT:?set OUT to the folder that comes back}/claim"
 mkdir -p "$out"
 exec > >(tee "$out/gpu_claim.log") 2>&1
-if [ -z "${LOCAL:-}" ]; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-fi
+# shellcheck source=scripts/gpu_device.sh
+. scripts/gpu_device.sh "$out"
 for example in adding smnist; do
     gunzip -c ".device/$example.gz" >"/tmp/$example" && chmod +x "/tmp/$example"
 done

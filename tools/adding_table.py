@@ -26,7 +26,11 @@ def main():
     rows = []
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         with open(path) as f:
-            r = json.loads(f.read().strip().splitlines()[-1])
+            lines = f.read().strip().splitlines()
+        if not lines:
+            print(f"skipped {path}: empty (no summary)", file=sys.stderr)
+            continue
+        r = json.loads(lines[-1])
         rows.append(r)
     rows.sort(key=lambda r: (r["length"], r["seed"], r["variant"], r.get("loss", ""), r["chunks"]))
     print("| T | learner | K | seed | iterations | updates | test MSE | mean of last 5 | best | s | peak RSS MiB | commit |")

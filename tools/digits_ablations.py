@@ -25,8 +25,8 @@ def main():
     seeds = sorted({s for by_seed in runs.values() for s in by_seed})
     base = runs.get("bptt", {})
     head = " | ".join(f"seed {s}" for s in seeds)
-    print(f"| variant | {head} | mean | − BPTT (paired) | s per run |")
-    print("| --- | " + " | ".join("---:" for _ in seeds) + " | ---: | ---: | ---: |")
+    print(f"| variant | {head} | mean | − BPTT (paired) | s per run | commit |")
+    print("| --- | " + " | ".join("---:" for _ in seeds) + " | ---: | ---: | ---: | --- |")
 
     def key(item):
         name, _ = item
@@ -40,7 +40,8 @@ def main():
                   if s in by_seed and s in base]
         gap = f"{100 * sum(paired) / len(paired):+.2f} pt" if paired and name != "bptt" else ""
         secs = sum(r["seconds"] for r in by_seed.values()) / len(by_seed)
-        print(f"| {name} | " + " | ".join(cells) + f" | {mean:.4f} | {gap} | {secs:.1f} |")
+        commit = ", ".join(sorted({r["commit"][:7] for r in by_seed.values()}))
+        print(f"| {name} | " + " | ".join(cells) + f" | {mean:.4f} | {gap} | {secs:.1f} | {commit} |")
     print(f"\ncommits: {', '.join(sorted(commits))}")
 
 
