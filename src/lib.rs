@@ -38,6 +38,7 @@ pub mod loss;
 mod math;
 pub mod model;
 pub mod neuron;
+pub mod norm;
 pub mod optim;
 pub mod report;
 pub mod rule;
@@ -172,6 +173,7 @@ pub mod prelude {
         LeakyReadoutConfig, Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig,
         LtcState, ReadoutState, ResetMode,
     };
+    pub use crate::norm::{StepBatchNorm, StepBatchNormConfig};
     pub use crate::optim::AdamaxConfig;
     pub use crate::rule::{
         BpttConfig, BpttRule, FpttRule, LearningRule, Method, MethodRule, RuleConfig,
