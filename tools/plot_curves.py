@@ -59,8 +59,14 @@ def epochs(out, title, logs):
         accs = [float(m.group(1)) for m in
                 (re.search(r"test loss \S+ acc ([0-9.]+)", line) for line in open(path)) if m]
         label = os.path.basename(path).rsplit(".", 1)[0]
-        colour = "tab:blue" if "fptt" in label else "tab:red"
-        ax.plot(range(1, len(accs) + 1), accs, color=colour, marker=".", alpha=0.8, label=label)
+        if "fptt" not in label:
+            colour, style = "tab:red", "-"
+        elif "chunk" in label:
+            colour, style = "tab:blue", "-"
+        else:
+            colour, style = "tab:purple", "--"
+        ax.plot(range(1, len(accs) + 1), accs, color=colour, linestyle=style, marker=".",
+                alpha=0.8, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
