@@ -17,8 +17,13 @@ def tail(r):
 
 
 def loss(r):
-    """A mark for runs with the chunk-end loss."""
-    return " (chunk ends)" if r.get("loss") == "ChunkEnds" else ""
+    """Marks for runs with the chunk-end loss or the fixed-threshold neuron."""
+    marks = []
+    if r.get("loss") == "ChunkEnds":
+        marks.append("chunk ends")
+    if r.get("adaptation") == 0:
+        marks.append(f"threshold {r['threshold']}, no adaptation")
+    return f" ({'; '.join(marks)})" if marks else ""
 
 
 def main():
