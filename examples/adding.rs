@@ -25,23 +25,6 @@ use burn_fptt::rule::UnregularisedConfig;
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Loss {
-    /// `w(t) = (t + 1) / T` at every step.
-    Ramp,
-    /// `w(t) = (t + 1) / T` at the last step of every chunk, 0 elsewhere.
-    ChunkEnds,
-}
-
-impl From<Loss> for LossSchedule {
-    fn from(loss: Loss) -> Self {
-        match loss {
-            Loss::Ramp => LossSchedule::LinearRamp,
-            Loss::ChunkEnds => LossSchedule::ChunkEnds,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Learner {
     /// Forward propagation through time, K updates per sequence.
     Fptt,
@@ -80,11 +63,11 @@ struct Args {
     /// FPTT alpha.
     #[arg(long, default_value_t = 0.5)]
     alpha: f64,
-    /// The loss of FPTT, truncated BPTT and the ablation: at every step on a linear ramp, or
-    /// only at the end of each chunk (ramped over the chunks, as the method's code); whole-sequence
-    /// BPTT always takes the last step's.
-    #[arg(long, value_enum, default_value = "ramp")]
-    loss: Loss,
+    /// The loss of FPTT, truncated BPTT and the ablation: `ramp` (at every step on a linear
+    /// ramp), `chunk-ends` (only at the end of each chunk, ramped over the chunks, as the
+    /// method's code), `last` or `every`; whole-sequence BPTT always takes the last step's.
+    #[arg(long, default_value = "ramp")]
+    loss: LossSchedule,
     /// Base threshold `b0` of the LTC layer (the method's adding-problem neuron: 0.5).
     #[arg(long, default_value_t = 0.1)]
     threshold: f64,
@@ -144,16 +127,6 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     {
         return Err(format!("--minutes must be finite and > 0, got {minutes}").into());
     }
-    if !(args.threshold.is_finite() && args.threshold > 0.0) {
-        return Err(format!("--threshold must be finite and > 0, got {}", args.threshold).into());
-    }
-    if !(args.adaptation.is_finite() && args.adaptation >= 0.0) {
-        return Err(format!(
-            "--adaptation must be finite and >= 0, got {}",
-            args.adaptation
-        )
-        .into());
-    }
     if args.chunks == 0 || args.chunks > args.length {
         return Err(format!(
             "--chunks must be in 1..={} (the sequence length), got {}",
@@ -171,7 +144,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 .with_updates_per_sequence(k)
                 .with_clip_norm(clip)
                 .with_average_at_epoch_end(false)
-                .with_loss(args.loss.into()),
+                .with_loss(args.loss),
         ),
         Learner::Bptt => train(args, BpttConfig::new().with_clip_norm(clip)),
         Learner::Tbptt => {
@@ -180,7 +153,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 args,
                 BpttConfig::truncated(window)
                     .with_clip_norm(clip)
-                    .with_loss(args.loss.into()),
+                    .with_loss(args.loss),
             )
         }
         Learner::Unregularised => train(
@@ -188,7 +161,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             UnregularisedConfig::new()
                 .with_updates_per_sequence(k)
                 .with_clip_norm(clip)
-                .with_loss(args.loss.into()),
+                .with_loss(args.loss),
         ),
     }
 }
@@ -197,9 +170,10 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
     let started = Instant::now();
     let device = default_device().autodiff();
     device.seed(args.seed);
-    let mut model = SpikingRegressorConfig::new(2, args.hidden, 1).try_init(&device)?;
-    model.ltc.base_threshold = args.threshold;
-    model.ltc.adaptation = args.adaptation;
+    let model = SpikingRegressorConfig::new(2, args.hidden, 1)
+        .with_base_threshold(args.threshold)
+        .with_adaptation(args.adaptation)
+        .try_init(&device)?;
     let mut learner = SequenceLearner::new(model, AdamConfig::new().init(), args.lr, rule)?;
     let mut problem = AddingProblem::new(args.length, args.seed)?;
     let test =

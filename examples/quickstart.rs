@@ -30,29 +30,6 @@ enum Steps {
     Pixels,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Loss {
-    /// w(t) = (t + 1) / T, the method's.
-    Ramp,
-    /// Only the last step.
-    Last,
-    /// 1 / T at every step.
-    Every,
-    /// (t + 1) / T at the last step of every chunk (update), 0 elsewhere.
-    ChunkEnds,
-}
-
-impl From<Loss> for LossSchedule {
-    fn from(loss: Loss) -> Self {
-        match loss {
-            Loss::Ramp => LossSchedule::LinearRamp,
-            Loss::Last => LossSchedule::LastStep,
-            Loss::Every => LossSchedule::EveryStep,
-            Loss::ChunkEnds => LossSchedule::ChunkEnds,
-        }
-    }
-}
-
 #[derive(Parser, Debug)]
 #[command(about = "FPTT-trained LTC spiking network on the bundled digits")]
 struct Args {
@@ -97,10 +74,10 @@ struct Args {
     /// FPTT: report test accuracy on the running average W̄ instead of the trained weights.
     #[arg(long)]
     evaluate_on_average: bool,
-    /// Weight of the task loss at each step (default: FPTT at the end of each chunk, ramped
-    /// over the chunks; BPTT at the last step).
-    #[arg(long, value_enum)]
-    loss: Option<Loss>,
+    /// Weight of the task loss at each step: ramp, last, every or chunk-ends (default: FPTT at
+    /// the end of each chunk, ramped over the chunks; BPTT at the last step).
+    #[arg(long)]
+    loss: Option<LossSchedule>,
     /// Multiply the learning rate by `--lr-gamma` every this many epochs (the method steps it
     /// down 10x at fixed epochs); off by default.
     #[arg(long)]
@@ -144,11 +121,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_distribution_targets(args.distribution_targets)
                 .with_average_at_epoch_end(!args.no_epoch_average)
                 .with_evaluate_on_average(args.evaluate_on_average)
-                .with_loss(args.loss.map_or(LossSchedule::ChunkEnds, Into::into)),
+                .with_loss(args.loss.unwrap_or(LossSchedule::ChunkEnds)),
         ),
-        Learner::Bptt => Method::Bptt(
-            BpttConfig::new().with_loss(args.loss.map_or(LossSchedule::LastStep, Into::into)),
-        ),
+        Learner::Bptt => {
+            Method::Bptt(BpttConfig::new().with_loss(args.loss.unwrap_or(LossSchedule::LastStep)))
+        }
     };
     eprintln!(
         "{} on {} training / {} test digits, {} steps of {} values, {} LTC neurons",

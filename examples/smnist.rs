@@ -30,14 +30,6 @@ enum Learner {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum Loss {
-    /// `w(t) = (t + 1) / T` at every step.
-    Ramp,
-    /// `w(t) = (t + 1) / T` at the last step of every chunk, 0 elsewhere.
-    ChunkEnds,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
 enum Steps {
     /// 784 steps of one pixel (S-MNIST).
     Pixels,
@@ -87,10 +79,10 @@ struct Args {
     /// uses 1; see `FpttConfig::distribution_targets`).
     #[arg(long)]
     distribution_targets: Option<f64>,
-    /// FPTT: weight of the task loss at each step, on a linear ramp (the method's) or only at
-    /// the end of each chunk, ramped over the chunks.
-    #[arg(long, value_enum, default_value = "ramp")]
-    loss: Loss,
+    /// FPTT: weight of the task loss at each step: `ramp` (the method's), `chunk-ends` (only at
+    /// the end of each chunk, ramped over the chunks), `last` or `every`.
+    #[arg(long, default_value = "ramp")]
+    loss: LossSchedule,
     /// FPTT updates per sequence K (default: one per pixel).
     #[arg(long)]
     chunks: Option<usize>,
@@ -155,10 +147,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_terminal_prediction(args.terminal_prediction)
                 .with_distribution_targets(args.distribution_targets)
                 .with_average_at_epoch_end(!args.no_epoch_average)
-                .with_loss(match args.loss {
-                    Loss::Ramp => LossSchedule::LinearRamp,
-                    Loss::ChunkEnds => LossSchedule::ChunkEnds,
-                }),
+                .with_loss(args.loss),
         ),
         // Truncated BPTT updates once per window, so every step's loss counts (FPTT's
         // ramp); with the last-step loss only the final window would ever update.

@@ -4,6 +4,8 @@ use burn::config::Config;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
+use crate::error::ConfigError;
+
 /// The weight `w(t)` of the task loss at step `t` of a sequence of `T` steps.
 ///
 /// The loss of an update is `sum_t w(t) CE(scores_t, y)` over the steps of its chunk.
@@ -55,6 +57,36 @@ impl LossSchedule {
             Self::EveryStep => 1.0 / length as f64,
             Self::ChunkEnds if (t + 1).is_multiple_of(chunk.max(1)) || t + 1 == length => ramp,
             Self::ChunkEnds => 0.0,
+        }
+    }
+}
+
+/// Reads a schedule by its short name (command lines): `ramp`, `last`, `every`, `chunk-ends`.
+///
+/// ```
+/// use burn_fptt::LossSchedule;
+///
+/// assert_eq!("chunk-ends".parse::<LossSchedule>().unwrap(), LossSchedule::ChunkEnds);
+/// let error = "ramps".parse::<LossSchedule>().unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "invalid LossSchedule = ramps: must be one of ramp, last, every, chunk-ends"
+/// );
+/// ```
+impl std::str::FromStr for LossSchedule {
+    type Err = ConfigError;
+
+    fn from_str(name: &str) -> Result<Self, ConfigError> {
+        match name {
+            "ramp" => Ok(Self::LinearRamp),
+            "last" => Ok(Self::LastStep),
+            "every" => Ok(Self::EveryStep),
+            "chunk-ends" => Ok(Self::ChunkEnds),
+            _ => Err(ConfigError::new(
+                "LossSchedule",
+                name,
+                "must be one of ramp, last, every, chunk-ends",
+            )),
         }
     }
 }

@@ -203,6 +203,14 @@ pub struct SpikingRegressorConfig {
     /// The membrane of a fresh state (the method's adding-problem code starts from zeros).
     #[config(default = "InitialMembrane::Zeros")]
     pub initial_membrane: InitialMembrane,
+    /// Base threshold `b0` of the layer ([`LtcConfig::base_threshold`]; the method's
+    /// adding-problem neuron uses 0.5).
+    #[config(default = 0.1)]
+    pub base_threshold: f64,
+    /// Threshold adaptation `beta` of the layer ([`LtcConfig::adaptation`]; the method's
+    /// adding-problem neuron uses 0, a fixed threshold).
+    #[config(default = 1.8)]
+    pub adaptation: f64,
 }
 
 /// One [`Ltc`] layer and a linear readout of its membrane potential: the output at each step
@@ -240,6 +248,8 @@ impl SpikingRegressorConfig {
             .with_surrogate(self.surrogate.clone())
             .with_reset(self.reset)
             .with_initial_membrane(self.initial_membrane)
+            .with_base_threshold(self.base_threshold)
+            .with_adaptation(self.adaptation)
             .try_init(device)?;
         let readout = LinearConfig::new(self.d_hidden, self.d_output)
             .with_initializer(Initializer::XavierNormal { gain: 1.0 })

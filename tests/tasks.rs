@@ -324,6 +324,30 @@ fn a_masked_batch_of_the_ltc_network_matches_each_sequence_run_alone() {
     assert!((readouts[1] - alone_short[0]).abs() < 1e-5);
 }
 
+/// The regressor's threshold settings reach its LTC layer and are checked by it.
+#[test]
+fn the_regressors_threshold_settings_reach_the_layer_and_are_checked() {
+    let device = cpu_device();
+    let net = SpikingRegressorConfig::new(2, 4, 1)
+        .with_base_threshold(0.5)
+        .with_adaptation(0.0)
+        .init(&device);
+    assert_eq!((net.ltc.base_threshold, net.ltc.adaptation), (0.5, 0.0));
+    for (config, field) in [
+        (
+            SpikingRegressorConfig::new(2, 4, 1).with_base_threshold(0.0),
+            "LtcConfig.base_threshold",
+        ),
+        (
+            SpikingRegressorConfig::new(2, 4, 1).with_adaptation(-1.0),
+            "LtcConfig.adaptation",
+        ),
+    ] {
+        let error = config.try_init(&device).unwrap_err();
+        assert!(error.to_string().contains(field), "{error}");
+    }
+}
+
 #[test]
 fn bad_batches_name_what_is_wrong() {
     let device = cpu_device().autodiff();

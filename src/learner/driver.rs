@@ -237,6 +237,7 @@ impl<R: LearningRule> Driver<R> {
         let [size, length, _] = batch.inputs.dims();
         let chunk = self.rule.chunk_length(length)?;
         let schedule = self.rule.loss_schedule();
+        let weight = |t, length| schedule.weight_in_chunks(t, length, chunk);
         let loss_fn = self.loss.as_ref();
         let mut readouts = Readouts::new();
         let mut state = model.init_state(size, &batch.inputs.device());
@@ -250,7 +251,6 @@ impl<R: LearningRule> Driver<R> {
                 state = next;
                 observe(&state);
                 let target = batch.targets.at(t);
-                let weight = |t, length| schedule.weight_in_chunks(t, length, chunk);
                 match step_weights(batch, t, weight) {
                     None => {
                         let weight = weight(t, length);
