@@ -1,5 +1,9 @@
-//! Records the git commit the crate is built from, for results files (`report::git_commit`).
+//! Records the git commit the crate is built from, for results files (`BURN_FPTT_COMMIT`).
+//!
+//! Only a build from this crate's own checkout has a commit: built as a dependency (from the
+//! registry, a vendored copy, or a folder inside another repository) it is `"unknown"`.
 
+use std::path::Path;
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
@@ -11,7 +15,12 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = match git(&["rev-parse", "--short=12", "HEAD"]) {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let own_checkout = Path::new(&manifest_dir).join(".git").exists();
+    let commit = match own_checkout
+        .then(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .flatten()
+    {
         Some(commit) => {
             let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
                 .is_some_and(|s| !s.is_empty());
@@ -24,7 +33,9 @@ fn main() {
         None => "unknown".to_string(),
     };
     println!("cargo:rustc-env=BURN_FPTT_COMMIT={commit}");
-    for path in [".git/HEAD", ".git/index", "src", "examples", "Cargo.toml"] {
+    // A path that does not exist would rerun this script on every build.
+    let watched = [".git/HEAD", ".git/index", "src", "examples", "Cargo.toml"];
+    for path in watched.iter().filter(|p| Path::new(p).exists()) {
         println!("cargo:rerun-if-changed={path}");
     }
 }

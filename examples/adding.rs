@@ -13,14 +13,16 @@
 //! cargo run --release --example adding -- --length 200 --learner bptt --iterations 2000
 //! ```
 
+mod support;
+
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use burn::optim::AdamConfig;
 use burn_fptt::data::adding::{AddingProblem, TRIVIAL_MSE};
 use burn_fptt::prelude::*;
-use burn_fptt::report;
 use burn_fptt::rule::UnregularisedConfig;
 use clap::{Parser, ValueEnum};
 
@@ -108,12 +110,8 @@ struct Point {
     seconds: f64,
 }
 
-fn main() {
-    let args = Args::parse();
-    if let Err(error) = run(&args) {
-        eprintln!("error: {error}");
-        std::process::exit(1);
-    }
+fn main() -> ExitCode {
+    support::exit_status(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -168,7 +166,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
 fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let device = default_device().autodiff();
+    let device = try_default_device()?.autodiff();
     device.seed(args.seed);
     let model = SpikingRegressorConfig::new(2, args.hidden, 1)
         .with_base_threshold(args.threshold)
@@ -180,7 +178,12 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         AddingProblem::new(args.length, args.seed.wrapping_add(1))?.batch(args.test_size, &device);
     let mut curve = match &args.curve {
         Some(path) => {
-            Some(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?)
+            Some(
+                std::fs::File::create(path).map_err(|e| burn_fptt::data::DataError::Io {
+                    path: path.clone(),
+                    source: e,
+                })?,
+            )
         }
         None => None,
     };
@@ -198,11 +201,14 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
     let mut window = Vec::new();
     let mut points = Vec::new();
     let mut iterations = 0;
+    let bar = support::progress_bar(Some(args.iterations as u64), "iterations");
     for iteration in 1..=args.iterations {
         let batch = problem.batch(args.batch, &device);
         let stats = learner.train(&batch)?;
         iterations = iteration;
         window.push(stats.loss);
+        bar.set_position(iteration as u64);
+        bar.set_message(format!("train mse {:.4}", stats.loss));
         let out_of_time = deadline.is_some_and(|deadline| Instant::now() >= deadline);
         if iteration % args.eval_every == 0 || iteration == args.iterations || out_of_time {
             let test_mse = evaluate(learner.model(), [test.clone()])?.loss;
@@ -214,22 +220,26 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
                 test_mse,
                 seconds: started.elapsed().as_secs_f64(),
             };
-            eprintln!(
-                "iteration {iteration:>6}/{}: train mse {train_mse:.4} | test mse {test_mse:.4} | {} updates, {:.1} s",
-                args.iterations,
-                learner.updates(),
-                point.seconds
-            );
+            bar.suspend(|| {
+                eprintln!(
+                    "iteration {iteration:>6}/{}: train mse {train_mse:.4} | test mse {test_mse:.4} | {} updates, {:.1} s",
+                    args.iterations,
+                    learner.updates(),
+                    point.seconds
+                )
+            });
             if let Some(file) = curve.as_mut() {
                 writeln!(file, "{}", serde_json::to_string(&point)?)?;
             }
             points.push(point);
         }
         if out_of_time {
+            bar.finish_and_clear();
             eprintln!("stopped after {iteration} iterations: the time budget is spent");
             break;
         }
     }
+    bar.finish_and_clear();
     let last = points.last().expect("at least one measurement");
     let best = points
         .iter()
@@ -254,7 +264,7 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         "last_measurements": tail.len(),
         "trivial_mse": TRIVIAL_MSE,
         "seconds": started.elapsed().as_secs_f64(),
-        "peak_rss_mib": report::peak_rss_mib(),
+        "peak_rss_mib": burn_fptt::memory::peak_rss_mib(),
         "seed": args.seed,
         "chunks": args.chunks,
         "hidden": args.hidden,
@@ -267,7 +277,7 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         "loss": format!("{:?}", learner.rule().loss_schedule()),
         "test_size": args.test_size,
         "backend": burn_fptt::default_backend(),
-        "commit": report::git_commit(),
+        "commit": support::git_commit(),
     });
     println!("{summary}");
     Ok(())

@@ -14,7 +14,6 @@
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn_fptt::prelude::*;
-use burn_fptt::report;
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
@@ -109,10 +108,10 @@ fn main() {
         "updates": updates,
         "ms_per_step": (per_step * 1e3 * 1e4).round() / 1e4,
         "samples_steps_per_s": (args.batch as f64 / per_step * 10.0).round() / 10.0,
-        "peak_rss_mib": report::peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
+        "peak_rss_mib": burn_fptt::memory::peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
         "threads": args.threads,
         "seed": args.seed,
-        "commit": report::git_commit(),
+        "commit": env!("BURN_FPTT_COMMIT"),
     });
     println!("{out}");
 }

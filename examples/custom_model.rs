@@ -15,7 +15,10 @@
 //! cargo run --release --features train --example custom_model -- --resume
 //! ```
 
+mod support;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use burn::data::dataloader::DataLoaderBuilder;
@@ -155,8 +158,22 @@ struct Args {
     raster_samples: usize,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    support::exit_status(run(&Args::parse()))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    if args.epochs == 0 {
+        return Err(ConfigError::new(
+            "--epochs",
+            0,
+            "must be at least 1 (nothing would be trained)",
+        )
+        .into());
+    }
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        return Err(ConfigError::new("--lr", args.lr, "must be finite and > 0").into());
+    }
     let method = if args.bptt {
         Method::Bptt(BpttConfig::new())
     } else {
@@ -166,7 +183,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("runs/custom-{}", method.name())));
-    let device = default_device().autodiff();
+    let device = try_default_device()?.autodiff();
     device.seed(args.seed);
 
     let (train, valid) = digits::bundled(DigitSequence::Rows)?.split(0.2, args.seed);
@@ -208,12 +225,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = std::time::Instant::now();
     let result = training.launch(Learner::new(model, AdamaxConfig::new().init(), args.lr));
     let seconds = started.elapsed().as_secs_f64();
-    if let Some(failure) = strategy.failure() {
-        return Err(format!(
-            "training failed: {failure}; the last good checkpoint is in {}/checkpoint",
+    if let Some(failure) = strategy.take_failure() {
+        eprintln!(
+            "the last good checkpoint is in {}/checkpoint",
             dir.display()
-        )
-        .into());
+        );
+        return Err(failure.into());
     }
     if let Some(error) = result.error {
         return Err(format!("training failed: {error}").into());
@@ -267,7 +284,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "seed": args.seed,
         "hidden": args.hidden,
         "lr": args.lr,
-        "commit": burn_fptt::report::git_commit(),
+        "commit": support::git_commit(),
         "dir": dir.display().to_string(),
     });
     println!("{summary}");

@@ -7,13 +7,15 @@
 //! cargo run --release --example quickstart -- --learner bptt
 //! ```
 
+mod support;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn_fptt::data::digits::{self, DigitSequence};
 use burn_fptt::prelude::*;
-use burn_fptt::report;
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -88,7 +90,7 @@ struct Args {
     /// Seed of the weights, the split and the shuffles.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// The digits CSV (default: the copy bundled in data/digits).
+    /// A digits CSV (default: the copy bundled in the library).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Save a checkpoint into this directory after every epoch.
@@ -99,17 +101,31 @@ struct Args {
     resume: bool,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    support::exit_status(run(&Args::parse()))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    if args.epochs == 0 {
+        return Err(ConfigError::new(
+            "--epochs",
+            0,
+            "must be at least 1 (nothing would be trained)",
+        )
+        .into());
+    }
     let started = std::time::Instant::now();
-    let device = default_device().autodiff();
+    let device = try_default_device()?.autodiff();
     device.seed(args.seed);
-    let path = args.data.clone().unwrap_or_else(digits::bundled_path);
     let steps = match args.steps {
         Steps::Rows => DigitSequence::Rows,
         Steps::Pixels => DigitSequence::Pixels,
     };
-    let (train, test) = digits::load(&path, steps)?.split(0.2, args.seed);
+    let digits = match &args.data {
+        Some(path) => digits::load(path, steps)?,
+        None => digits::bundled(steps)?,
+    };
+    let (train, test) = digits.split(0.2, args.seed);
     let model =
         SpikingClassifierConfig::new(train.features(), vec![args.hidden], 10).try_init(&device)?;
     let method = match args.learner {
@@ -169,20 +185,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             learner.epoch()
         );
     }
-    let reports = fit(
-        &mut learner,
-        &train,
-        &test,
-        &FitConfig::new(remaining, args.batch).with_seed(args.seed),
-        |r| eprintln!("{}", report::epoch_line(r, args.epochs)),
-    )?;
+    if remaining == 0 {
+        eprintln!(
+            "nothing to train: the checkpoint is already at epoch {} of {}; measuring it as it is",
+            learner.epoch() - 1,
+            args.epochs
+        );
+    }
+    let reports = if remaining == 0 {
+        Vec::new()
+    } else {
+        fit_with(
+            &mut learner,
+            &train,
+            &test,
+            &FitConfig::new(remaining, args.batch).with_seed(args.seed),
+            &mut support::EpochProgress::new(args.epochs),
+        )?
+    };
     let last = match reports.last() {
         Some(report) => report.test,
         // Resumed after the last epoch: measure the checkpoint as it is.
         None => evaluate(learner.model(), test.batches(256, None, &device))?,
     };
     let name = learner.rule().name();
-    let summary = report::RunSummary::new(
+    let summary = support::RunSummary::new(
         "quickstart",
         "digits",
         name,

@@ -12,12 +12,14 @@
 //!
 //! The data directory is `--data DIR`, else `$BURN_FPTT_MNIST`, else `data/mnist`.
 
+mod support;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use burn_fptt::data::idx::{MnistSequence, load_mnist_first, mnist_dir};
 use burn_fptt::data::{DataError, SequenceSet};
 use burn_fptt::prelude::*;
-use burn_fptt::report;
 use clap::{Parser, ValueEnum};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -114,8 +116,11 @@ fn first(
     load_mnist_first(dir, split, steps, n)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    support::exit_status(run(&Args::parse()))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = std::time::Instant::now();
     let dir = mnist_dir(args.data.as_deref());
     let steps = match args.steps {
@@ -135,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         train = train.permute_steps(&permutation)?;
         test = test.permute_steps(&permutation)?;
     }
-    let device = default_device().autodiff();
+    let device = try_default_device()?.autodiff();
     device.seed(args.seed);
     let model = SpikingClassifierConfig::new(train.features(), vec![args.hidden; args.layers], 10)
         .try_init(&device)?;
@@ -174,12 +179,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.batch
     );
     let mut learner = SequenceLearner::new(model, AdamaxConfig::new().init(), args.lr, method)?;
-    let reports = fit(
+    let reports = fit_with(
         &mut learner,
         &train,
         &test,
         &FitConfig::new(args.epochs, args.batch).with_seed(args.seed),
-        |r| eprintln!("{}", report::epoch_line(r, args.epochs)),
+        &mut support::EpochProgress::new(args.epochs),
     )?;
     let last = reports.last().map(|r| r.test).unwrap_or_default();
     let data = match (args.steps, args.permuted) {
@@ -189,7 +194,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let name = learner.rule().name();
     let summary =
-        report::RunSummary::new("smnist", data, name, last, args.epochs, started, args.seed)
+        support::RunSummary::new("smnist", data, name, last, args.epochs, started, args.seed)
             .with_settings(serde_json::json!({
                 "train_accuracy": reports.last().map(|r| r.train.accuracy),
                 "permutation_seed": args.permuted.then_some(args.permutation_seed),

@@ -32,6 +32,9 @@ pub enum CheckpointError {
         /// The underlying error.
         source: RecordError,
     },
+    /// The configuration to resume with is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::error::ConfigError),
     /// A file was read but does not hold what it should.
     #[error("{}: {reason}", path.display())]
     Invalid {

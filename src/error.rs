@@ -47,6 +47,41 @@ impl ConfigError {
     }
 }
 
+/// A backend named at run time (`BURN_FPTT_BACKEND`, `--backend`) that this build cannot give.
+///
+/// ```
+/// let err = burn_fptt::device_by_name("tpu").unwrap_err();
+/// assert_eq!(err.name(), "tpu");
+/// assert!(err.to_string().contains("not available"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "backend `{name}` is not available: this build has {enabled:?} (enable it with the cargo feature of that name)"
+)]
+pub struct BackendError {
+    name: String,
+    enabled: Vec<&'static str>,
+}
+
+impl BackendError {
+    pub(crate) fn unavailable(name: &str, enabled: Vec<&'static str>) -> Self {
+        Self {
+            name: name.to_string(),
+            enabled,
+        }
+    }
+
+    /// The name that was asked for.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The backends compiled into this build.
+    pub fn enabled(&self) -> &[&'static str] {
+        &self.enabled
+    }
+}
+
 /// Small checks shared by the configs' `validate()` methods.
 pub(crate) mod check {
     use super::ConfigError;

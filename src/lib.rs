@@ -27,6 +27,7 @@
 //! enabled one at run time.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod checkpoint;
 pub mod data;
@@ -36,11 +37,11 @@ mod fused;
 pub mod learner;
 pub mod loss;
 mod math;
+pub mod memory;
 pub mod model;
 pub mod neuron;
 pub mod norm;
 pub mod optim;
-pub mod report;
 pub mod rule;
 pub mod step;
 pub mod surrogate;
@@ -48,26 +49,8 @@ pub mod task;
 #[cfg(feature = "train")]
 pub mod train;
 
-pub use error::ConfigError;
-pub use fptt::{Fptt, FpttConfig, LambdaCorrection};
-pub use learner::{
-    BatchStats, EpochReport, EpochStats, FitConfig, SequenceData, SequenceLearner, TrainError,
-    count_correct, evaluate, evaluate_with, fit, predict,
-};
-pub use loss::{LossSchedule, cross_entropy, mean_squared_error, soft_cross_entropy};
-pub use model::{
-    SpikingClassifier, SpikingClassifierConfig, SpikingRegressor, SpikingRegressorConfig,
-};
-pub use neuron::{
-    AdaptiveState, Alif, AlifConfig, AlifState, InitialMembrane, LeakyReadout, LeakyReadoutConfig,
-    Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState,
-    ResetMode,
-};
-pub use optim::{Adamax, AdamaxConfig};
-pub use rule::{BpttConfig, BpttRule, FpttRule, LearningRule, Method, MethodRule, RuleConfig};
-pub use step::{Detach, SpikingLayer, SpikingModel, StepModel};
-pub use surrogate::{Surrogate, smooth_spike, spike};
-pub use task::{SequenceBatch, StepLoss, Targets};
+// The root exports exactly the prelude: one name, one path.
+pub use prelude::*;
 
 use burn::tensor::Device;
 
@@ -91,7 +74,7 @@ pub fn enabled_backends() -> Vec<&'static str> {
 /// # Errors
 ///
 /// When the name is unknown or its cargo feature is not enabled in this build.
-pub fn device_by_name(name: &str) -> Result<Device, String> {
+pub fn device_by_name(name: &str) -> Result<Device, BackendError> {
     match name {
         #[cfg(feature = "wgpu")]
         "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
@@ -100,10 +83,7 @@ pub fn device_by_name(name: &str) -> Result<Device, String> {
         #[cfg(feature = "ndarray")]
         #[allow(deprecated)]
         "ndarray" => Ok(Device::ndarray()),
-        other => Err(format!(
-            "backend `{other}` is not available: this build has {:?} (enable it with the cargo feature of that name)",
-            enabled_backends()
-        )),
+        other => Err(BackendError::unavailable(other, enabled_backends())),
     }
 }
 
@@ -115,15 +95,28 @@ pub fn device_by_name(name: &str) -> Result<Device, String> {
 /// # Panics
 ///
 /// When `BURN_FPTT_BACKEND` names a backend that is not compiled in, or no backend feature is
-/// enabled.
+/// enabled; [`try_default_device`] returns the first as an error instead.
 ///
 /// ```
 /// let device = burn_fptt::default_device();
 /// assert!(!device.is_autodiff());
 /// ```
 pub fn default_device() -> Device {
-    let name = default_backend();
-    device_by_name(&name).unwrap_or_else(|err| panic!("BURN_FPTT_BACKEND: {err}"))
+    try_default_device().unwrap_or_else(|err| panic!("BURN_FPTT_BACKEND: {err}"))
+}
+
+/// [`default_device`], with a `BURN_FPTT_BACKEND` that names a backend this build lacks
+/// returned as an error (for programs that report errors rather than panic).
+///
+/// # Errors
+///
+/// A [`BackendError`] naming the backend asked for and those compiled in.
+///
+/// # Panics
+///
+/// When no backend feature is enabled.
+pub fn try_default_device() -> Result<Device, BackendError> {
+    device_by_name(&default_backend())
 }
 
 /// The name of the backend [`default_device`] runs on: `BURN_FPTT_BACKEND` when set, else the
@@ -156,15 +149,18 @@ pub(crate) fn model_device<M: burn::module::Module>(model: &M) -> Device {
         .unwrap_or_else(default_device)
 }
 
-/// The types most programs need.
+/// The types most programs need, also exported at the crate root (`burn_fptt::Ltc` and
+/// `burn_fptt::prelude::Ltc` are the same item). Modules hold the rest: [`data`], [`train`]
+/// (feature `train`), [`checkpoint`], [`memory`], the rules' own types in [`rule`].
 pub mod prelude {
-    pub use crate::error::ConfigError;
+    pub use crate::error::{BackendError, ConfigError};
     pub use crate::fptt::{Fptt, FpttConfig, LambdaCorrection};
     pub use crate::learner::{
-        BatchStats, EpochReport, EpochStats, FitConfig, SequenceData, SequenceLearner, TrainError,
-        evaluate, evaluate_with, fit, predict,
+        BatchProgress, BatchStats, EpochReport, EpochStats, FitConfig, FitObserver, SequenceData,
+        SequenceLearner, TrainError, count_correct, evaluate, evaluate_with, fit, fit_with,
+        predict,
     };
-    pub use crate::loss::{LossSchedule, cross_entropy, mean_squared_error};
+    pub use crate::loss::{LossSchedule, cross_entropy, mean_squared_error, soft_cross_entropy};
     pub use crate::model::{
         SpikingClassifier, SpikingClassifierConfig, SpikingRegressor, SpikingRegressorConfig,
     };
@@ -174,16 +170,17 @@ pub mod prelude {
         LtcState, ReadoutState, ResetMode,
     };
     pub use crate::norm::{StepBatchNorm, StepBatchNormConfig};
-    pub use crate::optim::AdamaxConfig;
+    pub use crate::optim::{Adamax, AdamaxConfig};
     pub use crate::rule::{
         BpttConfig, BpttRule, FpttRule, LearningRule, Method, MethodRule, RuleConfig,
     };
     pub use crate::step::{Detach, SpikingLayer, SpikingModel, StepModel};
     pub use crate::surrogate::{Surrogate, smooth_spike, spike};
     pub use crate::task::{
-        CrossEntropy, DefaultLoss, MeanSquaredError, SequenceBatch, StepLoss, StepTarget, Targets,
-        loss_fn,
+        BatchError, CrossEntropy, DefaultLoss, MeanSquaredError, SequenceBatch, StepLoss,
+        StepTarget, Targets, loss_fn,
     };
-    pub use crate::{default_device, device_by_name};
-    pub use burn::optim::AdamConfig;
+    pub use crate::{
+        default_backend, default_device, device_by_name, enabled_backends, try_default_device,
+    };
 }

@@ -232,9 +232,46 @@ pub enum BatchError {
         /// Values per target.
         targets: usize,
     },
-    /// The sequence lengths (or the mask they came from) do not fit the batch.
-    #[error("sequence lengths: {0}")]
-    Lengths(String),
+    /// A length mask that is not `[batch, time]`.
+    #[error("sequence lengths: the mask must be [batch = {batch}, time = {time}], got {got:?}")]
+    MaskShape {
+        /// Sequences in the batch.
+        batch: usize,
+        /// Steps of the inputs.
+        time: usize,
+        /// The mask's shape.
+        got: Vec<usize>,
+    },
+    /// A row of a length mask that is not 1 at the sequence's steps, then 0 at its padding.
+    #[error(
+        "sequence lengths: mask row {row} is not 1 at the sequence's steps then 0 at its padding: {values:?}"
+    )]
+    MaskRow {
+        /// The row (sequence) of the mask.
+        row: usize,
+        /// Its values.
+        values: Vec<f32>,
+    },
+    /// A number of lengths other than the number of sequences.
+    #[error("sequence lengths: {lengths} lengths for a batch of {batch} sequences")]
+    LengthCount {
+        /// Lengths given.
+        lengths: usize,
+        /// Sequences in the batch.
+        batch: usize,
+    },
+    /// A length of 0 or past the padded length.
+    #[error(
+        "sequence lengths: sequence {sequence} has length {length}, which must be in 1..={time} (the padded length)"
+    )]
+    LengthRange {
+        /// The sequence.
+        sequence: usize,
+        /// Its length.
+        length: usize,
+        /// The padded length.
+        time: usize,
+    },
     /// The inputs have no time steps.
     #[error("the inputs have 0 time steps")]
     Empty,
@@ -283,27 +320,30 @@ impl SequenceBatch {
     ///
     /// # Errors
     ///
-    /// [`BatchError::Lengths`] when the mask is not `[batch, time]` or is not of that form.
+    /// [`BatchError::MaskShape`] when the mask is not `[batch, time]`, [`BatchError::MaskRow`]
+    /// when a row is not of that form.
     pub fn with_mask(self, mask: Tensor<2>) -> Result<Self, BatchError> {
         let [batch, time, _] = self.inputs.dims();
         if mask.dims() != [batch, time] {
-            return Err(BatchError::Lengths(format!(
-                "the mask must be [batch = {batch}, time = {time}], got {:?}",
-                mask.dims()
-            )));
+            return Err(BatchError::MaskShape {
+                batch,
+                time,
+                got: mask.dims().to_vec(),
+            });
         }
         let values = mask
             .into_data()
             .convert::<f32>()
             .try_to_vec::<f32>()
-            .map_err(|e| BatchError::Lengths(format!("the mask cannot be read: {e:?}")))?;
+            .expect("the mask was converted to f32");
         let mut lengths = Vec::with_capacity(batch);
         for (b, row) in values.chunks(time).enumerate() {
             let length = row.iter().take_while(|v| **v == 1.0).count();
             if row[length..].iter().any(|v| *v != 0.0) {
-                return Err(BatchError::Lengths(format!(
-                    "mask row {b} is not 1 at the sequence's steps then 0 at its padding: {row:?}"
-                )));
+                return Err(BatchError::MaskRow {
+                    row: b,
+                    values: row.to_vec(),
+                });
             }
             lengths.push(length);
         }
@@ -348,19 +388,21 @@ impl SequenceBatch {
         self.targets.validate(batch, time)?;
         if let Some(lengths) = &self.lengths {
             if lengths.len() != batch {
-                return Err(BatchError::Lengths(format!(
-                    "{} lengths for a batch of {batch} sequences",
-                    lengths.len()
-                )));
+                return Err(BatchError::LengthCount {
+                    lengths: lengths.len(),
+                    batch,
+                });
             }
             if let Some((b, &length)) = lengths
                 .iter()
                 .enumerate()
                 .find(|(_, l)| **l == 0 || **l > time)
             {
-                return Err(BatchError::Lengths(format!(
-                    "sequence {b} has length {length}, which must be in 1..={time} (the padded length)"
-                )));
+                return Err(BatchError::LengthRange {
+                    sequence: b,
+                    length,
+                    time,
+                });
             }
         }
         Ok(())

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn_fptt::data::DataError;
+use burn_fptt::data::IdxError;
 use burn_fptt::data::idx::{MnistSequence, load_mnist, load_mnist_first, parse_idx, read_idx};
 
 fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
@@ -68,33 +69,45 @@ fn parses_raw_and_gzip_files() {
 
 #[test]
 fn malformed_headers_and_lengths_are_described() {
-    assert!(parse_idx(&[0, 0]).unwrap_err().contains("too short"));
-    assert!(
-        parse_idx(&[1, 2, 8, 1, 0, 0, 0, 0])
-            .unwrap_err()
-            .contains("magic number")
+    let message = |bytes: &[u8]| parse_idx(bytes).unwrap_err().to_string();
+    assert_eq!(parse_idx(&[0, 0]), Err(IdxError::TooShort { len: 2 }));
+    assert!(message(&[0, 0]).contains("too short"));
+    assert_eq!(
+        parse_idx(&[1, 2, 8, 1, 0, 0, 0, 0]),
+        Err(IdxError::Magic {
+            magic: [1, 2, 8, 1]
+        })
     );
-    assert!(
-        parse_idx(&[0, 0, 0x0d, 1, 0, 0, 0, 0])
-            .unwrap_err()
-            .contains("data type 0x0d")
+    assert!(message(&[1, 2, 8, 1, 0, 0, 0, 0]).contains("magic number 01 02 08 01"));
+    assert_eq!(
+        parse_idx(&[0, 0, 0x0d, 1, 0, 0, 0, 0]),
+        Err(IdxError::DataType { code: 0x0d })
     );
-    assert!(parse_idx(&[0, 0, 8, 0]).unwrap_err().contains("rank 0"));
-    assert!(
-        parse_idx(&[0, 0, 8, 3, 0, 0])
-            .unwrap_err()
-            .contains("truncated header")
+    assert!(message(&[0, 0, 0x0d, 1, 0, 0, 0, 0]).contains("data type 0x0d"));
+    assert_eq!(parse_idx(&[0, 0, 8, 0]), Err(IdxError::ZeroRank));
+    assert_eq!(
+        parse_idx(&[0, 0, 8, 3, 0, 0]),
+        Err(IdxError::TruncatedHeader {
+            rank: 3,
+            needed: 16,
+            len: 6
+        })
     );
-    let truncated = parse_idx(&idx(&[4], &[1, 2])).unwrap_err();
+    assert!(message(&[0, 0, 8, 3, 0, 0]).contains("truncated header"));
+    let truncated = message(&idx(&[4], &[1, 2]));
     assert!(
         truncated.contains("need 4 data bytes") && truncated.contains("truncated"),
         "{truncated}"
     );
-    assert!(
-        parse_idx(&idx(&[1], &[1, 2]))
-            .unwrap_err()
-            .contains("trailing")
+    assert_eq!(
+        parse_idx(&idx(&[1], &[1, 2])),
+        Err(IdxError::DataLength {
+            dims: vec![1],
+            expected: 1,
+            found: 2
+        })
     );
+    assert!(message(&idx(&[1], &[1, 2])).contains("trailing"));
 }
 
 #[test]

@@ -271,3 +271,65 @@ fn the_same_seed_gives_the_same_weights() {
         values(other.model().layers[0].adaptation_gate.weight())
     );
 }
+
+/// Records what `fit_with` reports.
+#[derive(Default)]
+struct Recorder {
+    batches: Vec<(usize, usize, Option<usize>, usize)>,
+    epochs: Vec<usize>,
+}
+
+impl FitObserver for Recorder {
+    fn on_batch(&mut self, progress: &BatchProgress) {
+        self.batches.push((
+            progress.epoch,
+            progress.batch,
+            progress.batches,
+            progress.stats.updates,
+        ));
+    }
+
+    fn on_epoch(&mut self, report: &EpochReport) {
+        self.epochs.push(report.epoch);
+    }
+}
+
+/// 40 training digits in batches of 16 are 3 batches an epoch (16, 16, 8); FPTT with two
+/// updates per digit takes 2 updates a batch. Two epochs: six batch reports, then two epochs.
+#[test]
+fn fit_with_reports_every_batch_and_every_epoch() {
+    let _serial = serial();
+    let (train, test) = digit_rows(1);
+    let (train, test) = (train.take(40), test.take(20));
+    let rule = FpttConfig::new().with_updates_per_sequence(Some(2));
+    let mut learner = learner(Method::Fptt(rule), 1, 8, 3e-3);
+    let mut recorder = Recorder::default();
+    let reports = fit_with(
+        &mut learner,
+        &train,
+        &test,
+        &FitConfig::new(2, 16),
+        &mut recorder,
+    )
+    .unwrap();
+    let expected: Vec<_> = [1, 2]
+        .into_iter()
+        .flat_map(|epoch| (1..=3).map(move |batch| (epoch, batch, Some(3), 2)))
+        .collect();
+    assert_eq!(recorder.batches, expected);
+    assert_eq!(recorder.epochs, vec![1, 2]);
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[1].train.updates, 6);
+}
+
+/// Zero epochs would report the test accuracy of an untrained model as a result.
+#[test]
+fn fit_refuses_zero_epochs() {
+    let (train, test) = digit_rows(1);
+    let mut learner = learner(Method::Fptt(FpttConfig::new()), 1, 8, 3e-3);
+    let err = fit(&mut learner, &train, &test, &FitConfig::new(0, 16), |_| {}).unwrap_err();
+    match err {
+        TrainError::Config(config) => assert_eq!(config.field(), "FitConfig.epochs"),
+        other => panic!("expected a config error, got {other}"),
+    }
+}

@@ -123,3 +123,27 @@ fn truncated_bptt_updates_once_per_window() {
         assert_eq!(stats.updates, updates, "truncation {truncation:?}");
     }
 }
+
+/// A learning rate that would turn the weights into NaN a few updates later is refused when
+/// the learner is built, naming the setting.
+#[test]
+fn a_learning_rate_of_nan_zero_or_below_is_refused_up_front() {
+    let device = common::cpu_device().autodiff();
+    let net = || SpikingClassifierConfig::new(3, vec![4], 3).init(&device);
+    for lr in [f64::NAN, 0.0, -1e-3, f64::INFINITY] {
+        let err = SequenceLearner::new(net(), AdamaxConfig::new().init(), lr, FpttConfig::new())
+            .err()
+            .unwrap_or_else(|| panic!("lr {lr} was accepted"));
+        assert_eq!(err.field(), "learning rate", "{err}");
+        assert!(err.to_string().contains("must be finite and > 0"), "{err}");
+    }
+    let cosine = CosineAnnealingLrSchedulerConfig::new(-1e-2, 10).init();
+    // burn itself refuses a negative initial rate; a valid schedule is accepted as it is.
+    assert!(cosine.is_err());
+    let cosine = CosineAnnealingLrSchedulerConfig::new(1e-2, 10)
+        .init()
+        .unwrap();
+    let learner =
+        SequenceLearner::new(net(), AdamaxConfig::new().init(), cosine, FpttConfig::new());
+    assert!(learner.is_ok());
+}

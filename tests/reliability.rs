@@ -4,8 +4,8 @@
 mod common;
 
 use burn::prelude::*;
+use burn_fptt::memory::peak_rss_mib;
 use burn_fptt::prelude::*;
-use burn_fptt::report::peak_rss_mib;
 use common::{cpu_device, values};
 
 fn small_learner(method: Method) -> SequenceLearner<SpikingClassifier> {

@@ -50,12 +50,10 @@ impl AddingProblem {
     ///
     /// # Errors
     ///
-    /// [`DataError::Invalid`] when `length < 2` (two markers need two steps).
+    /// [`DataError::AddingLength`] when `length < 2` (two markers need two steps).
     pub fn new(length: usize, seed: u64) -> Result<Self, DataError> {
         if length < 2 {
-            return Err(DataError::Invalid(format!(
-                "the adding problem needs sequences of at least 2 steps, got length {length}"
-            )));
+            return Err(DataError::AddingLength { length });
         }
         Ok(Self {
             length,

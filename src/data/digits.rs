@@ -1,18 +1,20 @@
 //! The bundled handwritten digits (UCI "Optical Recognition of Handwritten Digits" test set, as
 //! shipped by scikit-learn): 1797 images of 8x8 pixels in 0..16, 10 classes. The file and its
-//! attribution are in `data/digits/` of this repository.
+//! attribution are in `data/digits/` of the repository and the package; the library embeds the
+//! file (72 KiB), so [`bundled`] needs no path and works the same from a dependent crate.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flate2::read::GzDecoder;
 
 use super::{DataError, SequenceSet};
 
-/// Where the bundled copy lives in this repository.
-pub fn bundled_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits/digits.csv.gz")
-}
+/// The bundled file, gzip-compressed CSV, embedded in the library.
+const BUNDLED: &[u8] = include_bytes!("../../data/digits/digits.csv.gz");
+
+/// The name errors give the embedded file.
+const BUNDLED_NAME: &str = "<bundled>/data/digits/digits.csv.gz";
 
 /// How an 8x8 digit becomes a sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +34,19 @@ pub enum DigitSequence {
 /// label outside 0..9; the error names the file and the line.
 pub fn load(path: &Path, as_sequence: DigitSequence) -> Result<SequenceSet, DataError> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    parse(&raw, path, as_sequence)
+}
+
+/// Parses the bytes of a digits CSV; `path` names them in errors.
+fn parse(raw: &[u8], path: &Path, as_sequence: DigitSequence) -> Result<SequenceSet, DataError> {
     let mut text = String::new();
     if raw.starts_with(&[0x1f, 0x8b]) {
-        GzDecoder::new(raw.as_slice())
+        GzDecoder::new(raw)
             .read_to_string(&mut text)
             .map_err(|e| DataError::format(path, format!("not a valid gzip stream: {e}")))?;
     } else {
-        text = String::from_utf8(raw).map_err(|_| DataError::format(path, "not UTF-8 text"))?;
+        text = String::from_utf8(raw.to_vec())
+            .map_err(|_| DataError::format(path, "not UTF-8 text"))?;
     }
     let mut inputs = Vec::new();
     let mut labels = Vec::new();
@@ -82,11 +90,32 @@ pub fn load(path: &Path, as_sequence: DigitSequence) -> Result<SequenceSet, Data
     SequenceSet::new(inputs, labels, length, features, 10)
 }
 
-/// The bundled digits.
+/// The bundled digits (1797 sequences), read from the copy embedded in the library: no file,
+/// no path, the same from this repository and from a crate that depends on burn-fptt.
 ///
 /// # Errors
 ///
-/// As [`load`].
+/// None in practice (the embedded file is checked by this crate's tests); the signature is
+/// [`load`]'s.
+///
+/// A dependent crate loads the digits and trains one epoch:
+///
+/// ```
+/// use burn_fptt::data::digits::{self, DigitSequence};
+/// use burn_fptt::prelude::*;
+///
+/// let data = digits::bundled(DigitSequence::Rows).unwrap();
+/// assert_eq!((data.len(), data.length(), data.features()), (1797, 8, 8));
+/// let (train, test) = data.take(256).split(0.25, 1);
+///
+/// let device = default_device().autodiff();
+/// let net = SpikingClassifierConfig::new(8, vec![32], 10).init(&device);
+/// let mut learner =
+///     SequenceLearner::new(net, AdamaxConfig::new().init(), 3e-3, FpttConfig::new()).unwrap();
+/// let reports = fit(&mut learner, &train, &test, &FitConfig::new(1, 32), |_| {}).unwrap();
+/// assert_eq!(reports.len(), 1);
+/// assert_eq!(reports[0].train.updates, 6 * 8); // 6 batches, one update per row
+/// ```
 pub fn bundled(as_sequence: DigitSequence) -> Result<SequenceSet, DataError> {
-    load(&bundled_path(), as_sequence)
+    parse(BUNDLED, Path::new(BUNDLED_NAME), as_sequence)
 }

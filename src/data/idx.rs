@@ -37,64 +37,114 @@ pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
     } else {
         raw
     };
-    parse_idx(&bytes).map_err(|reason| DataError::format(path, reason))
+    parse_idx(&bytes).map_err(|source| DataError::Idx {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// What is wrong with the bytes of an IDX file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdxError {
+    /// Fewer than the 4 bytes of the magic number.
+    #[error("{len} bytes: too short for an IDX magic number")]
+    TooShort {
+        /// Bytes in the file.
+        len: usize,
+    },
+    /// A magic number that does not start `00 00`.
+    #[error(
+        "magic number {:02x} {:02x} {:02x} {:02x} is not an IDX header (must start 00 00)",
+        magic[0], magic[1], magic[2], magic[3]
+    )]
+    Magic {
+        /// The first four bytes.
+        magic: [u8; 4],
+    },
+    /// A data type other than unsigned bytes (`0x08`).
+    #[error("IDX data type 0x{code:02x} is not unsigned bytes (0x08)")]
+    DataType {
+        /// The type code found.
+        code: u8,
+    },
+    /// Rank 0: no dimensions.
+    #[error("IDX rank 0: no dimensions")]
+    ZeroRank,
+    /// Fewer bytes than the header of `rank` dimensions needs.
+    #[error("truncated header: rank {rank} needs {needed} bytes, the file has {len}")]
+    TruncatedHeader {
+        /// The rank.
+        rank: usize,
+        /// Bytes the header needs.
+        needed: usize,
+        /// Bytes in the file.
+        len: usize,
+    },
+    /// Dimensions whose product does not fit a `usize`.
+    #[error("dimensions {dims:?} overflow")]
+    Overflow {
+        /// The dimensions.
+        dims: Vec<usize>,
+    },
+    /// More or fewer data bytes than the dimensions need.
+    #[error(
+        "dimensions {dims:?} need {expected} data bytes, the file has {found}{}",
+        if found < expected { " (truncated)" } else { " (trailing bytes)" }
+    )]
+    DataLength {
+        /// The dimensions.
+        dims: Vec<usize>,
+        /// Data bytes they need.
+        expected: usize,
+        /// Data bytes after the header.
+        found: usize,
+    },
 }
 
 /// Parses the bytes of an IDX file of unsigned bytes.
 ///
 /// # Errors
 ///
-/// A description of what is wrong: too short for its header, wrong magic number, zero rank, or a
-/// data length that does not match the dimensions.
-pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, String> {
+/// An [`IdxError`] naming what is wrong: too short for its header, wrong magic number, zero
+/// rank, or a data length that does not match the dimensions.
+pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, IdxError> {
     if bytes.len() < 4 {
-        return Err(format!(
-            "{} bytes: too short for an IDX magic number",
-            bytes.len()
-        ));
+        return Err(IdxError::TooShort { len: bytes.len() });
     }
     if bytes[0] != 0 || bytes[1] != 0 {
-        return Err(format!(
-            "magic number {:02x} {:02x} {:02x} {:02x} is not an IDX header (must start 00 00)",
-            bytes[0], bytes[1], bytes[2], bytes[3]
-        ));
+        return Err(IdxError::Magic {
+            magic: [bytes[0], bytes[1], bytes[2], bytes[3]],
+        });
     }
     if bytes[2] != 0x08 {
-        return Err(format!(
-            "IDX data type 0x{:02x} is not unsigned bytes (0x08)",
-            bytes[2]
-        ));
+        return Err(IdxError::DataType { code: bytes[2] });
     }
     let rank = usize::from(bytes[3]);
     if rank == 0 {
-        return Err("IDX rank 0: no dimensions".to_string());
+        return Err(IdxError::ZeroRank);
     }
     let header = 4 + 4 * rank;
     if bytes.len() < header {
-        return Err(format!(
-            "truncated header: rank {rank} needs {header} bytes, the file has {}",
-            bytes.len()
-        ));
+        return Err(IdxError::TruncatedHeader {
+            rank,
+            needed: header,
+            len: bytes.len(),
+        });
     }
     let dims: Vec<usize> = bytes[4..header]
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let expected = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| format!("dimensions {dims:?} overflow"))?;
+    let Some(expected) = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+        return Err(IdxError::Overflow { dims });
+    };
     let data = &bytes[header..];
     if data.len() != expected {
-        return Err(format!(
-            "dimensions {dims:?} need {expected} data bytes, the file has {}{}",
-            data.len(),
-            if data.len() < expected {
-                " (truncated)"
-            } else {
-                " (trailing bytes)"
-            }
-        ));
+        return Err(IdxError::DataLength {
+            dims,
+            expected,
+            found: data.len(),
+        });
     }
     Ok(IdxArray {
         dims,

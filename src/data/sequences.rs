@@ -44,26 +44,26 @@ impl SequenceSet {
         classes: usize,
     ) -> Result<Self, DataError> {
         if length == 0 || features == 0 {
-            return Err(DataError::Invalid(format!(
-                "a sequence set needs length >= 1 and features >= 1, got length = {length}, features = {features}"
-            )));
+            return Err(DataError::EmptySequences { length, features });
         }
         if inputs.len() != labels.len() * length * features {
-            return Err(DataError::Invalid(format!(
-                "{} labels of {length} steps x {features} features need {} input values, got {}",
-                labels.len(),
-                labels.len() * length * features,
-                inputs.len()
-            )));
+            return Err(DataError::InputCount {
+                labels: labels.len(),
+                length,
+                features,
+                inputs: inputs.len(),
+            });
         }
         if let Some((i, label)) = labels
             .iter()
             .enumerate()
             .find(|(_, l)| usize::from(**l) >= classes)
         {
-            return Err(DataError::Invalid(format!(
-                "label {label} of sample {i} is not below the number of classes {classes}"
-            )));
+            return Err(DataError::Label {
+                sample: i,
+                label: *label,
+                classes,
+            });
         }
         Ok(Self {
             inputs,
@@ -166,10 +166,9 @@ impl SequenceSet {
         let mut sorted = permutation.to_vec();
         sorted.sort_unstable();
         if !sorted.iter().copied().eq(0..self.length) {
-            return Err(DataError::Invalid(format!(
-                "a step permutation must hold each of 0..{} once",
-                self.length
-            )));
+            return Err(DataError::Permutation {
+                length: self.length,
+            });
         }
         let f = self.features;
         let mut inputs = Vec::with_capacity(self.inputs.len());

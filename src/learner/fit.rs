@@ -4,7 +4,7 @@ use burn::config::Config;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::driver::read_out;
-use super::{EpochReport, EpochStats, SequenceLearner, TrainError};
+use super::{BatchStats, EpochReport, EpochStats, SequenceLearner, TrainError};
 use crate::data::SequenceSet;
 use crate::error::{ConfigError, check};
 use crate::rule::LearningRule;
@@ -55,6 +55,7 @@ impl SequenceData for SequenceSet {
 /// let config = FitConfig::new(30, 32).with_seed(42);
 /// assert_eq!(config.test_batch_size(), 256);
 /// assert!(FitConfig::new(1, 0).validate().is_err());
+/// assert_eq!(FitConfig::new(0, 32).validate().unwrap_err().field(), "FitConfig.epochs");
 /// ```
 #[derive(Config, Debug)]
 pub struct FitConfig {
@@ -79,8 +80,9 @@ impl FitConfig {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] when a batch size is 0.
+    /// A [`ConfigError`] when the number of epochs or a batch size is 0.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check::positive_size("FitConfig.epochs", self.epochs)?;
         check::positive_size("batch size", self.batch_size)?;
         if let Some(size) = self.test_batch {
             check::positive_size("FitConfig.test_batch", size)?;
@@ -168,11 +170,58 @@ pub fn predict<M: StepModel>(model: &M, batch: &SequenceBatch) -> Result<Tensor<
     Ok(read_out(&model, &batch, &DefaultLoss, |_| {})?.outputs)
 }
 
+/// Follows a [`fit_with`] run batch by batch and epoch by epoch: a progress bar, a log, an
+/// early stop of one's own. Both methods do nothing by default.
+///
+/// ```
+/// use burn_fptt::learner::{BatchProgress, FitObserver};
+/// use burn_fptt::EpochReport;
+///
+/// /// Counts the batches trained.
+/// #[derive(Default)]
+/// struct Batches(usize);
+///
+/// impl FitObserver for Batches {
+///     fn on_batch(&mut self, _progress: &BatchProgress) {
+///         self.0 += 1;
+///     }
+/// }
+/// ```
+pub trait FitObserver {
+    /// After each training batch.
+    fn on_batch(&mut self, _progress: &BatchProgress) {}
+
+    /// After each epoch (trained, evaluated and checkpointed), with its figures.
+    fn on_epoch(&mut self, _report: &EpochReport) {}
+}
+
+/// Where an epoch of [`fit_with`] stands after a batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchProgress {
+    /// Epoch number, 1-based.
+    pub epoch: usize,
+    /// Batches trained in this epoch so far, this one included.
+    pub batch: usize,
+    /// Batches in the epoch, when the data say (every [`SequenceData`] of this crate does).
+    pub batches: Option<usize>,
+    /// The figures of this batch.
+    pub stats: BatchStats,
+}
+
+/// A closure called after each epoch, as a [`FitObserver`].
+struct OnEpoch<F>(F);
+
+impl<F: FnMut(&EpochReport)> FitObserver for OnEpoch<F> {
+    fn on_epoch(&mut self, report: &EpochReport) {
+        (self.0)(report);
+    }
+}
+
 /// Trains for `config.epochs` epochs on `train` (shuffled per epoch from the seed) and
-/// evaluates on `test` after each, calling `on_epoch` with the figures. The device is reseeded
-/// from the seed and the epoch number at the start of every epoch, so a resumed run repeats an
-/// uninterrupted one. With [`SequenceLearner::with_checkpoints`], a checkpoint is saved after
-/// every epoch.
+/// evaluates on `test` after each, calling `on_epoch` with the figures; [`fit_with`] also
+/// reports every batch. The device is reseeded from the seed and the epoch number at the start
+/// of every epoch, so a resumed run repeats an uninterrupted one. With
+/// [`SequenceLearner::with_checkpoints`], a checkpoint is saved after every epoch.
 ///
 /// # Errors
 ///
@@ -183,7 +232,27 @@ pub fn fit<M, R, D>(
     train: &D,
     test: &D,
     config: &FitConfig,
-    mut on_epoch: impl FnMut(&EpochReport),
+    on_epoch: impl FnMut(&EpochReport),
+) -> Result<Vec<EpochReport>, TrainError>
+where
+    M: StepModel,
+    R: LearningRule,
+    D: SequenceData + ?Sized,
+{
+    fit_with(learner, train, test, config, &mut OnEpoch(on_epoch))
+}
+
+/// [`fit`], telling `observer` about every batch and every epoch.
+///
+/// # Errors
+///
+/// As [`fit`].
+pub fn fit_with<M, R, D>(
+    learner: &mut SequenceLearner<M, R>,
+    train: &D,
+    test: &D,
+    config: &FitConfig,
+    observer: &mut dyn FitObserver,
 ) -> Result<Vec<EpochReport>, TrainError>
 where
     M: StepModel,
@@ -215,7 +284,17 @@ where
         // so a run resumed from a checkpoint repeats the uninterrupted one.
         let shuffle = epoch_seed(config.seed, epoch);
         device.seed(shuffle);
-        let train_stats = learner.train_epoch(train.batches(batch_size, Some(shuffle), &device))?;
+        let batches = train.batches(batch_size, Some(shuffle), &device);
+        let (low, high) = batches.size_hint();
+        let count = (Some(low) == high).then_some(low);
+        let train_stats = learner.train_epoch_observed(batches, |batch, stats| {
+            observer.on_batch(&BatchProgress {
+                epoch,
+                batch,
+                batches: count,
+                stats,
+            });
+        })?;
         let averaged = learner.rule().evaluation_model(learner.model());
         let test_stats = evaluate_with(
             averaged.as_ref().unwrap_or(learner.model()),
@@ -231,7 +310,7 @@ where
         if let Some(dir) = learner.checkpoints() {
             learner.save(dir)?;
         }
-        on_epoch(&report);
+        observer.on_epoch(&report);
         reports.push(report);
     }
     Ok(reports)

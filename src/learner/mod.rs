@@ -27,7 +27,10 @@ pub(crate) use driver::{BatchOutcome, read_out};
 pub use error::TrainError;
 #[cfg(feature = "train")]
 pub(crate) use fit::epoch_seed;
-pub use fit::{FitConfig, SequenceData, count_correct, evaluate, evaluate_with, fit, predict};
+pub use fit::{
+    BatchProgress, FitConfig, FitObserver, SequenceData, count_correct, evaluate, evaluate_with,
+    fit, fit_with, predict,
+};
 pub use stats::{BatchStats, EpochReport, EpochStats};
 
 use crate::checkpoint::{self, CheckpointError};
@@ -64,6 +67,7 @@ use crate::task::{DefaultLoss, SequenceBatch, StepLoss, Targets};
 /// error of the last step's outputs.
 ///
 /// ```
+/// use burn::optim::AdamConfig;
 /// use burn::prelude::*;
 /// use burn_fptt::prelude::*;
 ///
@@ -90,7 +94,8 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
     ///
     /// # Errors
     ///
-    /// When the rule's config is invalid.
+    /// When the rule's config is invalid, or the scheduler's first learning rate is NaN,
+    /// infinite or not above 0 (field `learning rate`).
     pub fn new(
         model: M,
         optimizer: ModuleOptimizer,
@@ -98,10 +103,12 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
         rule: impl RuleConfig<Rule = R>,
     ) -> Result<Self, ConfigError> {
         let rule = rule.init(&model)?;
+        let scheduler = scheduler.into();
+        check_learning_rate(&scheduler)?;
         Ok(Self {
             model,
             optimizer,
-            scheduler: scheduler.into(),
+            scheduler,
             driver: Driver::new(rule, Arc::new(DefaultLoss)),
             checkpoints: None,
         })
@@ -208,9 +215,25 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
         I: IntoIterator,
         I::Item: Into<SequenceBatch>,
     {
+        self.train_epoch_observed(batches, |_, _| {})
+    }
+
+    /// [`train_epoch`](Self::train_epoch), calling `after_batch` with the batch number
+    /// (1-based) and its figures after each batch.
+    pub(crate) fn train_epoch_observed<I>(
+        &mut self,
+        batches: I,
+        mut after_batch: impl FnMut(usize, BatchStats),
+    ) -> Result<EpochStats, TrainError>
+    where
+        I: IntoIterator,
+        I::Item: Into<SequenceBatch>,
+    {
         let mut stats = EpochStats::default();
-        for batch in batches {
-            stats.add(self.train(&batch.into())?);
+        for (index, batch) in batches.into_iter().enumerate() {
+            let batch_stats = self.train(&batch.into())?;
+            stats.add(batch_stats);
+            after_batch(index + 1, batch_stats);
         }
         self.end_epoch();
         Ok(stats)
@@ -259,7 +282,8 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
     /// # Errors
     ///
     /// When a file is missing, unreadable or does not fit, the checkpoint was written by
-    /// another rule (FPTT vs BPTT), or the rule's config is invalid.
+    /// another rule (FPTT vs BPTT), or the rule's config or the resumed learning rate is
+    /// invalid ([`CheckpointError::Config`]).
     pub fn load(
         model: M,
         optimizer: ModuleOptimizer,
@@ -268,11 +292,7 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
         dir: &Path,
     ) -> Result<Self, CheckpointError> {
         let dir = checkpoint::resolve(dir);
-        let invalid = |reason: String| CheckpointError::Invalid {
-            path: dir.clone(),
-            reason,
-        };
-        let rule = rule.init(&model).map_err(|e| invalid(e.to_string()))?;
+        let rule = rule.init(&model)?;
         let mut driver = Driver::new(rule, Arc::new(DefaultLoss));
         // The counters first: a checkpoint of another rule is named as such.
         crate::checkpoint::Progress::read(&dir, driver.rule.name())?;
@@ -283,6 +303,7 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
         let scheduler = scheduler
             .into()
             .load_record(LrSchedulerRecord::load(dir.join("scheduler.bpk")).map_err(record)?);
+        check_learning_rate(&scheduler)?;
         driver.load(&model, &dir)?;
         Ok(Self {
             model,
@@ -292,4 +313,10 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
             checkpoints: None,
         })
     }
+}
+
+/// Rejects a scheduler whose next learning rate is NaN, infinite or not above 0, before it
+/// turns the weights into NaN a few updates later. The scheduler itself does not advance.
+fn check_learning_rate(scheduler: &ModuleLrScheduler) -> Result<(), ConfigError> {
+    crate::error::check::positive("learning rate", scheduler.clone().step().base())
 }

@@ -50,10 +50,10 @@ impl Dataset<SequenceItem> for SequenceSet {
                 target: ItemTarget::Class(label),
             })
             .ok_or_else(|| {
-                DatasetError::new(DataError::Invalid(format!(
-                    "sample {index} is past the end of a set of {} samples",
-                    SequenceSet::len(self)
-                )))
+                DatasetError::new(DataError::OutOfRange {
+                    index,
+                    len: SequenceSet::len(self),
+                })
             })
     }
 

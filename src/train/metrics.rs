@@ -242,7 +242,7 @@ impl Measure for ProcessMemory {
     const PRECISION: usize = 1;
 
     fn measure(&self, _input: &()) -> Result<(f64, usize), TensorReadError> {
-        Ok((crate::report::rss_mib().unwrap_or(f64::NAN), 1))
+        Ok((crate::memory::rss_mib().unwrap_or(f64::NAN), 1))
     }
 }
 

@@ -18,9 +18,13 @@ use crate::step::{SpikingLayer, SpikingModel};
 pub enum PlotError {
     /// No TrueType font was found for the labels.
     #[error(
-        "no TrueType font found for plot labels (tried {0}); set BURN_FPTT_FONT to a .ttf file"
+        "no TrueType font found for plot labels (tried {}); set BURN_FPTT_FONT to a .ttf file",
+        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
-    NoFont(String),
+    NoFont {
+        /// The font files tried, in order.
+        tried: Vec<PathBuf>,
+    },
     /// Drawing or encoding failed.
     #[error("cannot draw {path}: {reason}")]
     Draw {
@@ -64,7 +68,7 @@ fn font_candidates() -> Vec<PathBuf> {
 
 /// Registers the first font found, once per process.
 fn ensure_font() -> Result<(), PlotError> {
-    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    static REGISTERED: OnceLock<Result<(), Vec<PathBuf>>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
             let candidates = font_candidates();
@@ -76,14 +80,10 @@ fn ensure_font() -> Result<(), PlotError> {
                     }
                 }
             }
-            Err(candidates
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "))
+            Err(candidates)
         })
         .clone()
-        .map_err(PlotError::NoFont)
+        .map_err(|tried| PlotError::NoFont { tried })
 }
 
 fn draw_error(path: &Path) -> impl Fn(String) -> PlotError + '_ {

@@ -44,7 +44,7 @@ use crate::task::{DefaultLoss, StepLoss};
 ///
 /// When the loss becomes NaN or infinite, training stops through the interrupter before the
 /// epoch is checkpointed, so the last checkpoint is the last good epoch;
-/// [`failure`](Self::failure) tells what happened.
+/// [`take_failure`](Self::take_failure) tells what happened.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -69,7 +69,7 @@ use crate::task::{DefaultLoss, StepLoss};
 ///     .num_epochs(1);
 /// let training = spiking_metrics(training, &model);
 /// let result = training.launch(Learner::new(model, AdamaxConfig::new().init(), 1e-2));
-/// assert!(result.error.is_none() && strategy.failure().is_none());
+/// assert!(result.error.is_none() && strategy.take_failure().is_none());
 /// ```
 pub struct OnlineStrategy<C = Method> {
     rule: C,
@@ -114,15 +114,12 @@ impl<C: RuleConfig> OnlineStrategy<C> {
         &self.rule
     }
 
-    /// Why the last run stopped early, when it failed: a NaN or infinite loss (with its epoch,
-    /// batch and update), a batch that does not fit, or a checkpoint that could not be written
-    /// or read.
-    pub fn failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .expect("failure lock")
-            .as_ref()
-            .map(ToString::to_string)
+    /// Why the last run stopped early, when it failed: a NaN or infinite loss
+    /// ([`TrainError::NonFinite`], with its epoch, batch and update), a batch that does not fit,
+    /// or a checkpoint that could not be written or read. Takes the error out: a second call
+    /// returns `None` until the next failure.
+    pub fn take_failure(&self) -> Option<TrainError> {
+        self.failure.lock().expect("failure lock").take()
     }
 
     /// Where the rule's state of `epoch` is checkpointed.
