@@ -26,7 +26,7 @@
 //! The environment variable `BURN_FPTT_BACKEND` (`ndarray`, `flex` or `wgpu`) picks another
 //! enabled one at run time.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod checkpoint;

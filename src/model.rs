@@ -105,7 +105,13 @@ impl SpikingClassifierConfig {
             .iter()
             .map(|c| c.try_init(device))
             .collect::<Result<Vec<_>, _>>()?;
-        let last = *self.d_hidden.last().expect("validated: at least one layer");
+        let last = self.d_hidden.last().copied().ok_or_else(|| {
+            ConfigError::new(
+                "SpikingClassifierConfig.d_hidden",
+                "[]",
+                "needs at least one layer",
+            )
+        })?;
         let readout = LtcReadoutConfig::new(last, self.d_output).try_init(device)?;
         Ok(SpikingClassifier { layers, readout })
     }

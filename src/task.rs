@@ -331,11 +331,7 @@ impl SequenceBatch {
                 got: mask.dims().to_vec(),
             });
         }
-        let values = mask
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("the mask was converted to f32");
+        let values: Vec<f32> = mask.into_data().iter::<f32>().collect();
         let mut lengths = Vec::with_capacity(batch);
         for (b, row) in values.chunks(time).enumerate() {
             let length = row.iter().take_while(|v| **v == 1.0).count();

@@ -249,6 +249,10 @@ impl Fptt {
     /// The regulariser `R` itself, computed from `model`'s parameters with autodiff (for
     /// checking the closed form, and for logging): `Σ [ -<W, λ> + α/2 |W - W̄|² ]`, or
     /// `Σ α/2 |W - W̄ - λ/(2α)|²` for the paper's form.
+    ///
+    /// # Panics
+    ///
+    /// When none of `model`'s parameters is tracked (the state was built for another model).
     pub fn regulariser<M: Module>(&self, model: &M) -> Tensor<1> {
         struct Sum<'a> {
             fptt: &'a Fptt,

@@ -310,7 +310,9 @@ impl<R: LearningRule> Driver<R> {
     }
 
     /// The weights to evaluate after an epoch: the rule's own when it keeps others to report
-    /// on (FPTT's `W̄` when asked), else `model`.
+    /// on (FPTT's `W̄` when asked), else `model`. (`fit` asks the rule directly; burn-train's
+    /// validation asks here.)
+    #[cfg(feature = "train")]
     pub fn evaluation_model<M: Module>(&self, model: M) -> M {
         self.rule.evaluation_model(&model).unwrap_or(model)
     }

@@ -119,7 +119,10 @@ impl<C: RuleConfig> OnlineStrategy<C> {
     /// or a checkpoint that could not be written or read. Takes the error out: a second call
     /// returns `None` until the next failure.
     pub fn take_failure(&self) -> Option<TrainError> {
-        self.failure.lock().expect("failure lock").take()
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     /// Where the rule's state of `epoch` is checkpointed.
