@@ -54,6 +54,10 @@ struct Args {
     /// Seed of the PS-MNIST permutation (recorded in the results).
     #[arg(long, default_value_t = 1234)]
     permutation_seed: u64,
+    /// A learnable sigmoid slope in every gate (one scalar per gate, from 1), as in the
+    /// method's published S-MNIST network.
+    #[arg(long)]
+    gate_slope: bool,
     /// Neurons per LTC layer.
     #[arg(long, default_value_t = 256)]
     hidden: usize,
@@ -143,6 +147,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = try_default_device()?.autodiff();
     device.seed(args.seed);
     let model = SpikingClassifierConfig::new(train.features(), vec![args.hidden; args.layers], 10)
+        .with_gate_slope(args.gate_slope)
         .try_init(&device)?;
     let method = match args.learner {
         Learner::Fptt => Method::Fptt(
@@ -200,6 +205,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 "permutation_seed": args.permuted.then_some(args.permutation_seed),
                 "hidden": args.hidden,
                 "layers": args.layers,
+                "gate_slope": args.gate_slope,
                 "batch": args.batch,
                 "lr": args.lr,
                 "alpha": args.alpha,

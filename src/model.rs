@@ -42,6 +42,10 @@ pub struct SpikingClassifierConfig {
     /// Reset of every layer.
     #[config(default = "ResetMode::Hard")]
     pub reset: ResetMode,
+    /// A learnable sigmoid slope in every gate, LTC layers and readout (one scalar per gate,
+    /// initialised to 1), as in the method's published S-MNIST network.
+    #[config(default = false)]
+    pub gate_slope: bool,
 }
 
 /// Stacked [`Ltc`] layers and an [`LtcReadout`]; the scores at each step are the readout's
@@ -63,7 +67,8 @@ impl SpikingClassifierConfig {
                 let config = LtcConfig::new(width, h)
                     .with_recurrent(self.recurrent)
                     .with_surrogate(self.surrogate.clone())
-                    .with_reset(self.reset);
+                    .with_reset(self.reset)
+                    .with_gate_slope(self.gate_slope);
                 width = h;
                 config
             })
@@ -112,7 +117,9 @@ impl SpikingClassifierConfig {
                 "needs at least one layer",
             )
         })?;
-        let readout = LtcReadoutConfig::new(last, self.d_output).try_init(device)?;
+        let readout = LtcReadoutConfig::new(last, self.d_output)
+            .with_gate_slope(self.gate_slope)
+            .try_init(device)?;
         Ok(SpikingClassifier { layers, readout })
     }
 

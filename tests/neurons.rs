@@ -86,6 +86,87 @@ fn recurrent_ltc_step_with_soft_reset() {
     );
 }
 
+/// `a = σ(k_m z_m)`, `r = σ(k_a z_a)` with `k_m = 2`, `k_a = 0.5` (tools/reference_values.py,
+/// REC_SLOPE_*): a third neuron fires that the plain gates leave silent.
+#[test]
+fn gate_slopes_scale_the_gate_pre_activations() {
+    let device = default_device();
+    let mut ltc = reference_ltc(LtcConfig::new(2, 3).with_gate_slope(true), &device);
+    ltc.membrane_gate = ltc.membrane_gate.with_slope(2.0);
+    ltc.adaptation_gate = ltc.adaptation_gate.with_slope(0.5);
+    let (s, next) = recurrent_case(&ltc, &device);
+    assert_close(s, [[0.0, 1.0, 1.0], [1.0, 0.0, 1.0]], 0.0);
+    assert_close(
+        next.membrane,
+        [[1.0438698308, 0.0, 0.0], [0.0, 0.5744425168, 0.0]],
+        TOL,
+    );
+    assert_close(
+        next.adaptation,
+        [
+            [0.6386290033, 0.0613014176, 0.7387575876],
+            [0.0478138946, 0.6850124875, 0.101624857],
+        ],
+        TOL,
+    );
+}
+
+/// A layer built with gate slopes starts as the plain layer (k = 1, the same bits), has one
+/// trainable scalar per gate that the loss reaches, and keeps them through a record.
+#[test]
+fn gate_slopes_start_at_one_train_and_are_saved() {
+    let device = default_device().autodiff();
+    device.seed(5);
+    let plain = LtcConfig::new(2, 4).init(&device);
+    let built = LtcConfig::new(2, 4).with_gate_slope(true).init(&device);
+    assert_eq!(built.num_params(), plain.num_params() + 2);
+    assert_eq!(values(built.membrane_gate.slope.unwrap().val()), vec![1.0]);
+    // The plain layer's weights with slopes of 1.
+    let sloped = Ltc {
+        membrane_gate: plain.membrane_gate.clone().with_slope(1.0),
+        adaptation_gate: plain.adaptation_gate.clone().with_slope(1.0),
+        ..plain.clone()
+    };
+    let x = Tensor::<3>::random([3, 6, 2], burn::tensor::Distribution::Default, &device);
+    let zero = |ltc: &Ltc| LtcState {
+        membrane: Tensor::zeros([3, 4], &device),
+        ..ltc.init_state(3, &device)
+    };
+    let (a, _) = plain.forward(x.clone(), Some(zero(&plain)));
+    let (b, _) = sloped.forward(x.clone(), Some(zero(&sloped)));
+    assert_eq!(values(a), values(b.clone()));
+    let smooth = LtcConfig::new(2, 4)
+        .with_gate_slope(true)
+        .with_smooth_spikes(true)
+        .init(&device);
+    let (out, _) = smooth.forward(x, Some(zero(&smooth)));
+    let grads = out.sum().backward();
+    for gate in [&smooth.membrane_gate, &smooth.adaptation_gate] {
+        let slope = gate.slope.as_ref().expect("a slope");
+        let grad = values(slope.grad(&grads).expect("the slope is trained"));
+        assert!(grad[0].is_finite() && grad[0] != 0.0, "{grad:?}");
+    }
+    let mut trained = sloped.clone();
+    trained.membrane_gate = trained.membrane_gate.with_slope(1.75);
+    let restored = LtcConfig::new(2, 4)
+        .with_gate_slope(true)
+        .init(&device)
+        .load_record(trained.into_record());
+    let slope = restored.membrane_gate.slope.expect("the slope is restored");
+    assert_eq!(values(slope.val()), vec![1.75]);
+    let readout = LtcReadoutConfig::new(4, 3);
+    assert_eq!(
+        readout
+            .clone()
+            .with_gate_slope(true)
+            .init(&device)
+            .num_params(),
+        readout.init(&device).num_params() + 1
+    );
+    assert!(format!("{sloped}").contains("gate_slope: true"));
+    assert!(format!("{plain}").contains("gate_slope: false"));
+}
+
 #[test]
 fn zero_adaptation_keeps_the_base_threshold() {
     let device = default_device();

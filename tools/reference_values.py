@@ -49,14 +49,14 @@ def show(name, a):
     print(f"{name} = {np.array2string(a, separator=', ', max_line_width=200)}")
 
 
-def ltc_step(x, st, W, b0=0.1, beta=1.8, soft=False):
-    """One LTC step. Weights are [in, out] (x @ W + b)."""
+def ltc_step(x, st, W, b0=0.1, beta=1.8, soft=False, km=1.0, ka=1.0):
+    """One LTC step. Weights are [in, out] (x @ W + b); km, ka: the gates' sigmoid slopes."""
     u, s, bb = st
     i = x @ W["wx"] + W["bx"]
     if "wr" in W:
         i = i + s @ W["wr"]
-    a = sig(np.concatenate([i, u], 1) @ W["wm"] + W["bm"])
-    r = sig(np.concatenate([i, bb], 1) @ W["wa"] + W["ba"])
+    a = sig(km * (np.concatenate([i, u], 1) @ W["wm"] + W["bm"]))
+    r = sig(ka * (np.concatenate([i, bb], 1) @ W["wa"] + W["ba"]))
     bb = r * bb + (1 - r) * s
     th = b0 + beta * bb
     up = (1 - a) * u + a * i
@@ -111,6 +111,9 @@ def main():
     show("REC_SOFT_U", u)
     s, (u, _, b) = ltc_step(x2, (u_prev, s_prev, b_prev), Wr, beta=0.0)
     show("REC_NOADAPT_S", s); show("REC_NOADAPT_U", u)
+    s, (u, _, b) = ltc_step(x2, (u_prev, s_prev, b_prev), Wr, km=2.0, ka=0.5)
+    print("# the same recurrent step with gate slopes k_m = 2, k_a = 0.5")
+    show("REC_SLOPE_S", s); show("REC_SLOPE_U", u); show("REC_SLOPE_B", b)
 
     print("# 5-step recurrent sequence from u = u0, s = 0, b = 0.1")
     xs = np.array([[[1.0, 0.0], [0.5, 0.5], [2.0, -1.0], [0.0, 1.5], [1.0, 1.0]],

@@ -4,6 +4,8 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{Gradients, Tensor};
 
+use crate::math::sigmoid;
+
 /// The pre-activation of a gate over the concatenation `[drive ; state]`: `[drive ; state] W + b`,
 /// computed as `drive W_d + state W_s + b` with the two row blocks of `W` kept as two parameters.
 ///
@@ -31,6 +33,9 @@ pub struct Gate {
     pub state_weight: Param<Tensor<2>>,
     /// `b`, `[d_out]`, if any.
     pub bias: Option<Param<Tensor<1>>>,
+    /// The learnable slope `k` of the gate's sigmoid, `σ(k z)`, one scalar (`[1]`) for the
+    /// whole gate, when the gate has one (the method's `sigmoid_beta`, initialised to 1).
+    pub slope: Option<Param<Tensor<1>>>,
 }
 
 impl Gate {
@@ -54,7 +59,16 @@ impl Gate {
             drive_weight: block(0..d_drive),
             state_weight: block(d_drive..rows),
             bias: linear.bias,
+            slope: None,
         }
+    }
+
+    /// The same gate with a learnable sigmoid slope `k`, initialised to `initial` (the method
+    /// uses 1: the gate starts as the plain sigmoid and learns how sharp to be).
+    pub fn with_slope(mut self, initial: f64) -> Self {
+        let device = self.drive_weight.device();
+        self.slope = Some(Param::from_tensor(Tensor::full([1], initial, &device)));
+        self
     }
 
     /// Width of the drive.
@@ -94,6 +108,20 @@ impl Gate {
             self.state_weight.val(),
             self.bias.as_ref().map(Param::val),
         )
+    }
+
+    /// The gate's value in `(0, 1)`: `σ(z)`, or `σ(k z)` with a [slope](Self::with_slope), for
+    /// `z` = [`forward`](Self::forward)`(drive, state)`.
+    ///
+    /// # Panics
+    ///
+    /// As [`forward`](Self::forward).
+    pub fn activate(&self, drive: Tensor<2>, state: Tensor<2>) -> Tensor<2> {
+        let pre = self.forward(drive, state);
+        match &self.slope {
+            Some(slope) => sigmoid(pre * slope.val().unsqueeze::<2>()),
+            None => sigmoid(pre),
+        }
     }
 }
 
@@ -176,6 +204,68 @@ mod tests {
             &[-1.75, 2.5, 1.5, 0.5],
         );
         assert!(state.grad(&grads).is_none());
+    }
+
+    /// `σ(k z)` with `k = 2` on the pre-activations `z` of the test above, and the gradients of
+    /// `k` and of the bias: `Σ G σ'(k z) z` and the column sums of `G σ'(k z) k`. Expected values
+    /// from Python's `math` module (z = -4.9625, -1.7, 4.3 / 9.475, 0.3, -6.575).
+    #[test]
+    fn a_slope_sharpens_the_sigmoid_and_learns() {
+        let device = crate::default_device().autodiff();
+        let linear = Linear {
+            weight: Param::from_tensor(Tensor::<2>::from_floats(
+                [
+                    [0.5, -1.0, 0.25],
+                    [2.0, 0.0, -0.5],
+                    [1.5, 0.75, -2.0],
+                    [-0.25, 1.0, 3.0],
+                ],
+                &device,
+            )),
+            bias: Some(Param::from_tensor(Tensor::from_floats(
+                [0.1, -0.2, 0.3],
+                &device,
+            ))),
+        };
+        let plain = Gate::from_linear(linear, 2);
+        let drive = Tensor::<2>::from_floats([[1.0, -2.0], [0.5, 3.0]], &device);
+        let state = Tensor::<2>::from_floats([[-1.0, 0.25], [2.0, -0.5]], &device);
+        // Slope 1 is the plain sigmoid, bit for bit.
+        let unit = Gate::from_linear(
+            Linear {
+                weight: Param::from_tensor(plain.weight()),
+                bias: plain.bias.clone(),
+            },
+            2,
+        )
+        .with_slope(1.0);
+        assert_eq!(
+            values(unit.activate(drive.clone(), state.clone())),
+            values(plain.activate(drive.clone(), state.clone()))
+        );
+        let gate = unit.with_slope(2.0);
+        let out = gate.activate(drive, state);
+        close(
+            &values(out.clone()),
+            &[
+                4.893347014058169e-05,
+                0.032295464698450516,
+                0.9998159280950366,
+                0.999999994109942,
+                0.6456563062257954,
+                1.945479765037834e-06,
+            ],
+        );
+        let upstream = Tensor::<2>::from_floats([[1.0, 2.0, -1.0], [0.5, -1.0, 1.0]], &device);
+        let grads = (out * upstream).sum().backward();
+        close(
+            &values(gate.slope.as_ref().unwrap().grad(&grads).unwrap()),
+            &[-0.1759406097355279],
+        );
+        close(
+            &values(gate.bias.as_ref().unwrap().grad(&grads).unwrap()),
+            &[9.786809e-05, -0.33255861, -0.00036418509],
+        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The liquid-time-constant (LTC) spiking layer.
 
 use crate::fused::blend;
-use crate::math::sigmoid;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
@@ -44,6 +43,11 @@ pub struct LtcConfig {
     /// annealing). Off for a spiking network.
     #[config(default = false)]
     pub smooth_spikes: bool,
+    /// Give each gate a learnable sigmoid slope `k` (`a_t = σ(k_m W_m [I_t ; u_{t-1}])`, and
+    /// `k_a` for `r_t`), one scalar per gate initialised to 1: the method's published S-MNIST
+    /// network. Off: the plain sigmoid (`k = 1`, not trained).
+    #[config(default = false)]
+    pub gate_slope: bool,
 }
 
 /// A layer of liquid-time-constant spiking neurons.
@@ -62,7 +66,8 @@ pub struct LtcConfig {
 /// ```
 ///
 /// `W_x`, `W_m`, `W_a` are Xavier-normal, `W_r` orthogonal, biases zero (`W_r` has none: `W_x`'s
-/// bias covers it).
+/// bias covers it). With [`LtcConfig::gate_slope`] the two gates are `σ(k z)` with a learnable
+/// scalar `k` each, starting at 1.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -151,8 +156,8 @@ impl LtcConfig {
             recurrent: self
                 .recurrent
                 .then(|| linear(h, h, Initializer::Orthogonal { gain: 1.0 }, false, device)),
-            membrane_gate: Gate::from_linear(linear(2 * h, h, xavier.clone(), true, device), h),
-            adaptation_gate: Gate::from_linear(linear(2 * h, h, xavier, true, device), h),
+            membrane_gate: self.gate(linear(2 * h, h, xavier.clone(), true, device)),
+            adaptation_gate: self.gate(linear(2 * h, h, xavier, true, device)),
             base_threshold: self.base_threshold,
             adaptation: self.adaptation,
             smooth_spikes: self.smooth_spikes,
@@ -160,6 +165,16 @@ impl LtcConfig {
             surrogate: self.surrogate.clone(),
             initial_membrane: self.initial_membrane,
         })
+    }
+
+    /// A gate over `[I_t ; state]`, with a slope when configured.
+    fn gate(&self, linear: Linear) -> Gate {
+        let gate = Gate::from_linear(linear, self.d_hidden);
+        if self.gate_slope {
+            gate.with_slope(1.0)
+        } else {
+            gate
+        }
     }
 
     /// Builds the layer on `device`.
@@ -238,14 +253,12 @@ impl Ltc {
             Some(recurrent) => current + linear_step(recurrent, spikes.clone()),
             None => current,
         };
-        let rate = sigmoid(
-            self.membrane_gate
-                .forward(current.clone(), membrane.clone()),
-        );
-        let retention = sigmoid(
-            self.adaptation_gate
-                .forward(current.clone(), adaptation.clone()),
-        );
+        let rate = self
+            .membrane_gate
+            .activate(current.clone(), membrane.clone());
+        let retention = self
+            .adaptation_gate
+            .activate(current.clone(), adaptation.clone());
         // r b + (1 - r) s, written as s + r (b - s).
         let adaptation = blend(spikes, adaptation, retention);
         let threshold = adaptation.clone() * self.adaptation + self.base_threshold;
@@ -282,6 +295,7 @@ impl ModuleDisplay for Ltc {
             .add("recurrent", &self.recurrent.is_some())
             .add("base_threshold", &self.base_threshold)
             .add("adaptation", &self.adaptation)
+            .add("gate_slope", &self.membrane_gate.slope.is_some())
             .add_debug_attribute("reset", &self.reset)
             .add_debug_attribute("surrogate", &self.surrogate)
             .optional()

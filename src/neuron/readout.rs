@@ -1,7 +1,6 @@
 //! Non-spiking leaky-integrator readouts that turn spikes into class scores.
 
 use crate::fused::blend;
-use crate::math::sigmoid;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};
@@ -42,6 +41,10 @@ pub struct LtcReadoutConfig {
     pub d_input: usize,
     /// Number of outputs (classes).
     pub d_output: usize,
+    /// A learnable sigmoid slope for the gate, `k_t = σ(k W_k [d_t ; m_{t-1}])`, initialised
+    /// to 1 (the method's published S-MNIST network). Off: the plain sigmoid.
+    #[config(default = false)]
+    pub gate_slope: bool,
 }
 
 /// A leaky integrator with a liquid time constant:
@@ -90,12 +93,19 @@ impl LtcReadoutConfig {
     pub fn try_init(&self, device: &Device) -> Result<LtcReadout, ConfigError> {
         self.validate()?;
         let xavier = Initializer::XavierNormal { gain: 1.0 };
+        // The output first, then the gate: the order of the random draws.
+        let output = linear(self.d_input, self.d_output, xavier.clone(), true, device);
+        let gate = Gate::from_linear(
+            linear(2 * self.d_output, self.d_output, xavier, true, device),
+            self.d_output,
+        );
         Ok(LtcReadout {
-            output: linear(self.d_input, self.d_output, xavier.clone(), true, device),
-            gate: Gate::from_linear(
-                linear(2 * self.d_output, self.d_output, xavier, true, device),
-                self.d_output,
-            ),
+            output,
+            gate: if self.gate_slope {
+                gate.with_slope(1.0)
+            } else {
+                gate
+            },
         })
     }
 
@@ -141,7 +151,7 @@ impl LtcReadout {
         );
         let drive = linear_step(&self.output, x);
         let previous = state.potential;
-        let rate = sigmoid(self.gate.forward(drive.clone(), previous.clone()));
+        let rate = self.gate.activate(drive.clone(), previous.clone());
         // (1 - k) m + k d, written as m + k (d - m).
         let potential = blend(previous, drive, rate);
         (potential.clone(), ReadoutState { potential })
@@ -170,6 +180,7 @@ impl ModuleDisplay for LtcReadout {
         content
             .add("d_input", &self.d_input())
             .add("d_output", &self.d_output())
+            .add("gate_slope", &self.gate.slope.is_some())
             .optional()
     }
 }
