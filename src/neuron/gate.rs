@@ -233,7 +233,7 @@ mod tests {
         // Slope 1 is the plain sigmoid, bit for bit.
         let unit = Gate::from_linear(
             Linear {
-                weight: Param::from_tensor(plain.weight()),
+                weight: Param::from_tensor(plain.weight().detach()),
                 bias: plain.bias.clone(),
             },
             2,
