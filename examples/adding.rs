@@ -167,6 +167,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let device = try_default_device()?.autodiff();
+    let adapter = support::announce_device(&device);
     device.seed(args.seed);
     let model = SpikingRegressorConfig::new(2, args.hidden, 1)
         .with_base_threshold(args.threshold)
@@ -277,6 +278,7 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         "loss": format!("{:?}", learner.rule().loss_schedule()),
         "test_size": args.test_size,
         "backend": burn_fptt::default_backend(),
+        "adapter": adapter,
         "commit": support::git_commit(),
     });
     println!("{summary}");

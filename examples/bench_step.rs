@@ -40,6 +40,9 @@ struct Args {
     threads: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// On wgpu: also list the launches of the timed steps by kernel name (the top N).
+    #[arg(long, default_value_t = 0)]
+    kernels: usize,
     /// Run FPTT at T = 100, 1000, 10000 and BPTT at T = 100, 1000, 2000 in child processes and
     /// print a Markdown table.
     #[arg(long)]
@@ -82,6 +85,7 @@ fn main() {
         .train_batch(sequence(20), y.clone())
         .expect("warm-up");
     device.sync().expect("device sync");
+    let launches = Launches::start();
     let started = std::time::Instant::now();
     let updates = match args.mode {
         // BPTT needs the whole sequence at once.
@@ -98,22 +102,59 @@ fn main() {
     device.sync().expect("device sync");
     let seconds = started.elapsed().as_secs_f64();
     let per_step = seconds / args.steps as f64;
+    let (launches_per_step, by_kernel) = launches.read(args.steps, args.kernels);
     let out = serde_json::json!({
         "impl": "burn-fptt",
         "mode": format!("{:?}", args.mode).to_lowercase(),
         "device": burn_fptt::default_backend(),
+        "adapter": burn_fptt::adapter(&device).map(|a| a.name),
         "batch": args.batch,
         "hidden": args.hidden,
         "steps": args.steps,
         "updates": updates,
         "ms_per_step": (per_step * 1e3 * 1e4).round() / 1e4,
         "samples_steps_per_s": (args.batch as f64 / per_step * 10.0).round() / 10.0,
+        "launches_per_step": launches_per_step,
+        "launches_by_kernel": by_kernel,
         "peak_rss_mib": burn_fptt::memory::peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
         "threads": args.threads,
         "seed": args.seed,
         "commit": env!("BURN_FPTT_COMMIT"),
     });
     println!("{out}");
+}
+
+/// Kernel launches of the timed steps, on wgpu builds (none elsewhere).
+struct Launches {
+    #[cfg(feature = "wgpu")]
+    counter: Option<burn_fptt::launches::LaunchCounter>,
+}
+
+impl Launches {
+    fn start() -> Self {
+        Self {
+            #[cfg(feature = "wgpu")]
+            counter: (burn_fptt::default_backend() == "wgpu")
+                .then(burn_fptt::launches::LaunchCounter::start),
+        }
+    }
+
+    /// Launches per step, and the `top` most launched kernels with their launches per step.
+    fn read(&self, steps: usize, top: usize) -> (Option<f64>, Vec<(String, f64)>) {
+        #[cfg(feature = "wgpu")]
+        if let Some(counter) = &self.counter {
+            let per_step = |n: u64| (n as f64 / steps as f64 * 100.0).round() / 100.0;
+            let kernels = counter
+                .by_kernel()
+                .into_iter()
+                .take(top)
+                .map(|(name, n)| (name, per_step(n)))
+                .collect();
+            return (Some(per_step(counter.total())), kernels);
+        }
+        let _ = (steps, top);
+        (None, Vec::new())
+    }
 }
 
 /// FPTT over a stream of `steps` inputs, one update per step, the loss weighted `(t+1)/T` as in

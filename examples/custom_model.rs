@@ -184,6 +184,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("runs/custom-{}", method.name())));
     let device = try_default_device()?.autodiff();
+    let adapter = support::announce_device(&device);
     device.seed(args.seed);
 
     let (train, valid) = digits::bundled(DigitSequence::Rows)?.split(0.2, args.seed);
@@ -285,6 +286,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         "hidden": args.hidden,
         "lr": args.lr,
         "commit": support::git_commit(),
+        "adapter": adapter,
         "dir": dir.display().to_string(),
     });
     println!("{summary}");

@@ -116,6 +116,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let started = std::time::Instant::now();
     let device = try_default_device()?.autodiff();
+    let adapter = support::announce_device(&device);
     device.seed(args.seed);
     let steps = match args.steps {
         Steps::Rows => DigitSequence::Rows,
@@ -232,6 +233,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         "lr_step_epochs": args.lr_step_epochs,
         "lr_gamma": args.lr_gamma,
         "steps": train.length(),
+        "adapter": adapter,
     }));
     println!("{}", summary.to_json());
     Ok(())

@@ -145,6 +145,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         test = test.permute_steps(&permutation)?;
     }
     let device = try_default_device()?.autodiff();
+    let adapter = support::announce_device(&device);
     device.seed(args.seed);
     let model = SpikingClassifierConfig::new(train.features(), vec![args.hidden; args.layers], 10)
         .with_gate_slope(args.gate_slope)
@@ -218,6 +219,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 "steps": train.length(),
                 "train_samples": train.len(),
                 "test_samples": test.len(),
+                "adapter": adapter,
             }));
     println!("{}", summary.to_json());
     Ok(())

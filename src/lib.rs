@@ -34,6 +34,8 @@ pub mod data;
 pub mod error;
 pub mod fptt;
 mod fused;
+#[cfg(feature = "wgpu")]
+pub mod launches;
 pub mod learner;
 pub mod loss;
 mod math;
@@ -140,6 +142,38 @@ pub fn default_backend() -> String {
     }
 }
 
+/// The hardware behind a GPU device, as its driver names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adapter {
+    /// The adapter's name (`NVIDIA H200`, `llvmpipe (LLVM 15.0.6, 256 bits)`).
+    pub name: String,
+    /// Whether it is no card: a CPU or a software rasterizer such as lavapipe, where a GPU
+    /// backend runs far slower than the CPU backends.
+    pub software: bool,
+}
+
+/// The adapter of `device` when it runs on a GPU backend (wgpu), `None` on the CPU backends.
+/// Opens the device.
+///
+/// ```
+/// let device = burn_fptt::device_by_name("ndarray").unwrap();
+/// assert_eq!(burn_fptt::adapter(&device), None);
+/// ```
+pub fn adapter(device: &Device) -> Option<Adapter> {
+    #[cfg(feature = "wgpu")]
+    {
+        device.identity().map(|identity| Adapter {
+            name: identity.name,
+            software: identity.physical.is_none(),
+        })
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = device;
+        None
+    }
+}
+
 /// The device of `model`'s first parameter, or [`default_device`] for a model without any.
 pub(crate) fn model_device<M: burn::module::Module>(model: &M) -> Device {
     model
@@ -181,6 +215,7 @@ pub mod prelude {
         StepTarget, Targets, loss_fn,
     };
     pub use crate::{
-        default_backend, default_device, device_by_name, enabled_backends, try_default_device,
+        Adapter, adapter, default_backend, default_device, device_by_name, enabled_backends,
+        try_default_device,
     };
 }

@@ -9,6 +9,15 @@ use burn::prelude::*;
 use burn_fptt::prelude::*;
 use common::*;
 
+/// The launch counter is process-wide: the tests of this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn run(device: &Device) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     // Both backends get the same f32 weights from the same constants.
     let ltc = reference_ltc(LtcConfig::new(2, 3), device);
@@ -51,6 +60,7 @@ fn assert_all_close(name: &str, a: &[f64], b: &[f64], tol: f64) {
 
 #[test]
 fn ndarray_and_wgpu_agree_on_values_and_gradients() {
+    let _serial = serial();
     let cpu = device_by_name("ndarray").unwrap().autodiff();
     let gpu = device_by_name("wgpu").unwrap().autodiff();
     let (s_cpu, m_cpu, u_cpu, g_cpu) = run(&cpu);
@@ -64,6 +74,7 @@ fn ndarray_and_wgpu_agree_on_values_and_gradients() {
 
 #[test]
 fn spike_surrogates_agree_across_backends() {
+    let _serial = serial();
     let v = [-1.0, -0.3, 0.0, 0.05, 0.3, 1.2];
     let surrogates = [
         Surrogate::multi_gaussian(),
@@ -88,5 +99,38 @@ fn spike_surrogates_agree_across_backends() {
             &results[1].1,
             1e-4,
         );
+    }
+}
+
+/// The launch counter sees wgpu's kernels and nothing of ndarray's: a CPU computation launches
+/// none, an element-wise GPU computation at least one, and a reset starts from zero. The
+/// adapter is named, and lavapipe is known for a software one.
+#[test]
+fn launches_are_counted_on_wgpu_only_and_the_adapter_is_named() {
+    use burn_fptt::launches::LaunchCounter;
+    let _serial = serial();
+    let cpu = device_by_name("ndarray").unwrap();
+    let gpu = device_by_name("wgpu").unwrap();
+    let warm = Tensor::<2>::ones([8, 8], &gpu);
+    let _ = values((warm.clone() * 2.0).exp());
+    let counter = LaunchCounter::start();
+    let on_cpu = (Tensor::<2>::ones([8, 8], &cpu) * 2.0).exp();
+    let _ = values(on_cpu);
+    assert_eq!(counter.total(), 0, "{:?}", counter.by_kernel());
+    let on_gpu = (warm * 3.0).exp();
+    gpu.sync().unwrap();
+    let _ = values(on_gpu);
+    assert!(counter.total() >= 1);
+    let named: u64 = counter.by_kernel().iter().map(|(_, n)| n).sum();
+    assert_eq!(named, counter.total());
+    counter.reset();
+    assert_eq!(counter.total(), 0);
+    assert!(counter.by_kernel().is_empty());
+
+    assert_eq!(adapter(&cpu), None);
+    let gpu_adapter = adapter(&gpu).expect("wgpu names its adapter");
+    assert!(!gpu_adapter.name.is_empty());
+    if gpu_adapter.name.contains("llvmpipe") {
+        assert!(gpu_adapter.software, "{gpu_adapter:?}");
     }
 }

@@ -185,3 +185,19 @@ impl RunSummary {
         serde_json::to_string(self).expect("a summary is plain data")
     }
 }
+
+/// Says once on stderr which adapter a GPU device runs on, and warns when it is a software one
+/// (lavapipe: a GPU backend on the CPU, far slower than the CPU backends). Returns the adapter's
+/// name for the results JSON (`null` on the CPU backends).
+pub fn announce_device(device: &burn::tensor::Device) -> Option<String> {
+    let adapter = burn_fptt::adapter(device)?;
+    eprintln!("{} adapter: {}", burn_fptt::default_backend(), adapter.name);
+    if adapter.software {
+        eprintln!(
+            "warning: `{}` is a software adapter (no GPU): expect it to be far slower than the \
+             CPU backends; build without `--features wgpu`, or set BURN_FPTT_BACKEND=ndarray",
+            adapter.name
+        );
+    }
+    Some(adapter.name)
+}
