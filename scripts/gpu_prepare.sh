@@ -12,7 +12,7 @@ target="${CARGO_TARGET_DIR:-target}"
 for folder in /.device/ /.gl/; do
     grep -qxF "$folder" .git/info/exclude 2>/dev/null || echo "$folder" >>.git/info/exclude
 done
-cargo build --release --example bench_step --example adding --example smnist --features wgpu >&2
+cargo build --release --example bench_step --example adding --example smnist --features fusion >&2
 mkdir -p .device
 for example in bench_step adding smnist; do
     strip -o ".device/$example" "$target/release/examples/$example"
