@@ -163,14 +163,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    if args.epochs == 0 {
-        return Err(ConfigError::new(
-            "--epochs",
-            0,
-            "must be at least 1 (nothing would be trained)",
-        )
-        .into());
-    }
+    support::require_epochs(args.epochs)?;
     if !(args.lr.is_finite() && args.lr > 0.0) {
         return Err(ConfigError::new("--lr", args.lr, "must be finite and > 0").into());
     }

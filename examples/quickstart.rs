@@ -106,14 +106,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    if args.epochs == 0 {
-        return Err(ConfigError::new(
-            "--epochs",
-            0,
-            "must be at least 1 (nothing would be trained)",
-        )
-        .into());
-    }
+    support::require_epochs(args.epochs)?;
     let started = std::time::Instant::now();
     let device = try_default_device()?.autodiff();
     let adapter = support::announce_device(&device);

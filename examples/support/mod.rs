@@ -186,6 +186,18 @@ impl RunSummary {
     }
 }
 
+/// Refuses a run of 0 epochs, which would report an untrained model's figures as its result.
+pub fn require_epochs(epochs: usize) -> Result<(), burn_fptt::ConfigError> {
+    if epochs == 0 {
+        return Err(burn_fptt::ConfigError::new(
+            "--epochs",
+            0,
+            "must be at least 1 (nothing would be trained)",
+        ));
+    }
+    Ok(())
+}
+
 /// Says once on stderr which adapter a GPU device runs on, and warns when it is a software one
 /// (lavapipe: a GPU backend on the CPU, far slower than the CPU backends). Returns the adapter's
 /// name for the results JSON (`null` on the CPU backends).

@@ -143,9 +143,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn gate_is_the_product_over_the_concatenation_and_skips_a_detached_state() {
-        let device = crate::default_device().autodiff();
+    /// The gate of a `Linear` over `[drive (2) ; state (2)]` to 3 outputs, with a bias.
+    fn example_gate(device: &burn::tensor::Device) -> Gate {
         let linear = Linear {
             weight: Param::from_tensor(Tensor::<2>::from_floats(
                 [
@@ -154,14 +153,20 @@ mod tests {
                     [1.5, 0.75, -2.0],
                     [-0.25, 1.0, 3.0],
                 ],
-                &device,
+                device,
             )),
             bias: Some(Param::from_tensor(Tensor::from_floats(
                 [0.1, -0.2, 0.3],
-                &device,
+                device,
             ))),
         };
-        let gate = Gate::from_linear(linear, 2);
+        Gate::from_linear(linear, 2)
+    }
+
+    #[test]
+    fn gate_is_the_product_over_the_concatenation_and_skips_a_detached_state() {
+        let device = crate::default_device().autodiff();
+        let gate = example_gate(&device);
         assert_eq!((gate.d_drive(), gate.d_state()), (2, 2));
         close(
             &values(gate.weight()),
@@ -212,33 +217,11 @@ mod tests {
     #[test]
     fn a_slope_sharpens_the_sigmoid_and_learns() {
         let device = crate::default_device().autodiff();
-        let linear = Linear {
-            weight: Param::from_tensor(Tensor::<2>::from_floats(
-                [
-                    [0.5, -1.0, 0.25],
-                    [2.0, 0.0, -0.5],
-                    [1.5, 0.75, -2.0],
-                    [-0.25, 1.0, 3.0],
-                ],
-                &device,
-            )),
-            bias: Some(Param::from_tensor(Tensor::from_floats(
-                [0.1, -0.2, 0.3],
-                &device,
-            ))),
-        };
-        let plain = Gate::from_linear(linear, 2);
+        let plain = example_gate(&device);
         let drive = Tensor::<2>::from_floats([[1.0, -2.0], [0.5, 3.0]], &device);
         let state = Tensor::<2>::from_floats([[-1.0, 0.25], [2.0, -0.5]], &device);
         // Slope 1 is the plain sigmoid, bit for bit.
-        let unit = Gate::from_linear(
-            Linear {
-                weight: Param::from_tensor(plain.weight().detach()),
-                bias: plain.bias.clone(),
-            },
-            2,
-        )
-        .with_slope(1.0);
+        let unit = example_gate(&device).with_slope(1.0);
         assert_eq!(
             values(unit.activate(drive.clone(), state.clone())),
             values(plain.activate(drive.clone(), state.clone()))
