@@ -20,6 +20,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn::optim::AdamConfig;
 use burn_fptt::data::adding::{AddingProblem, TRIVIAL_MSE};
 use burn_fptt::prelude::*;
@@ -62,6 +64,13 @@ struct Args {
     /// Adam learning rate.
     #[arg(long, default_value_t = 3e-3)]
     lr: f64,
+    /// Multiply the learning rate by `--lr-gamma` every this many iterations (off by default;
+    /// the method's adding-problem code keeps it constant).
+    #[arg(long)]
+    lr_step_iterations: Option<usize>,
+    /// The factor of `--lr-step-iterations`.
+    #[arg(long, default_value_t = 0.1)]
+    lr_gamma: f64,
     /// FPTT alpha.
     #[arg(long, default_value_t = 0.5)]
     alpha: f64,
@@ -120,6 +129,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             "--iterations, --eval-every, --test-size and --batch must be at least 1".into(),
         );
     }
+    if args.lr_step_iterations == Some(0) {
+        return Err("--lr-step-iterations must be at least 1".into());
+    }
     if let Some(minutes) = args.minutes
         && !(minutes.is_finite() && minutes > 0.0)
     {
@@ -173,7 +185,21 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         .with_base_threshold(args.threshold)
         .with_adaptation(args.adaptation)
         .try_init(&device)?;
-    let mut learner = SequenceLearner::new(model, AdamConfig::new().init(), args.lr, rule)?;
+    let schedule: ModuleLrScheduler = match args.lr_step_iterations {
+        Some(iterations) => {
+            // The scheduler counts updates: one per sequence for whole-sequence BPTT, one per
+            // chunk of ceil(T / K) steps otherwise.
+            let chunks = match args.learner {
+                Learner::Bptt => 1,
+                _ => args.length.div_ceil(args.length.div_ceil(args.chunks)),
+            };
+            StepLrSchedulerConfig::new(args.lr, iterations * chunks)
+                .with_gamma(args.lr_gamma)
+                .init()?
+        }
+        None => args.lr.into(),
+    };
+    let mut learner = SequenceLearner::new(model, AdamConfig::new().init(), schedule, rule)?;
     let mut problem = AddingProblem::new(args.length, args.seed)?;
     let test =
         AddingProblem::new(args.length, args.seed.wrapping_add(1))?.batch(args.test_size, &device);
@@ -271,6 +297,8 @@ fn train<C: RuleConfig>(args: &Args, rule: C) -> Result<(), Box<dyn std::error::
         "hidden": args.hidden,
         "batch": args.batch,
         "lr": args.lr,
+        "lr_step_iterations": args.lr_step_iterations,
+        "lr_gamma": args.lr_gamma,
         "alpha": args.alpha,
         "clip": args.clip,
         "threshold": args.threshold,

@@ -58,6 +58,10 @@ struct Args {
     /// method's published S-MNIST network.
     #[arg(long)]
     gate_slope: bool,
+    /// Normalise every drive per time step (batch statistics in training, running statistics
+    /// per step in evaluation), as in the method's published S-MNIST network.
+    #[arg(long)]
+    step_norm: bool,
     /// Neurons per LTC layer.
     #[arg(long, default_value_t = 256)]
     hidden: usize,
@@ -149,6 +153,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     device.seed(args.seed);
     let model = SpikingClassifierConfig::new(train.features(), vec![args.hidden; args.layers], 10)
         .with_gate_slope(args.gate_slope)
+        .with_step_norm(args.step_norm.then(|| train.length()))
         .try_init(&device)?;
     let method = match args.learner {
         Learner::Fptt => Method::Fptt(
@@ -207,6 +212,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 "hidden": args.hidden,
                 "layers": args.layers,
                 "gate_slope": args.gate_slope,
+                "step_norm": args.step_norm,
                 "batch": args.batch,
                 "lr": args.lr,
                 "alpha": args.alpha,

@@ -2,7 +2,8 @@
 # Runs on the lent GPU machine, from the repository root, after scripts/gpu_prepare.sh here:
 # the method's claim on a fixed time budget, with the wgpu backend. The adding problem at
 # T = 1000 (FPTT against whole-sequence BPTT, seed 1, MINUTES each, default 2.5), then S-MNIST on the
-# method's settings (2 LTC layers of 256, batch 512, Adamax 3e-3, alpha 0.1, one update per
+# method's published network and settings (2 LTC layers of 256 with learnable gate slopes and
+# per-step normalisation of every drive, batch 512, Adamax 3e-3, alpha 0.1, one update per
 # pixel) for SMNIST_TRAIN images, one epoch, from data/mnist (copy ../shared/data/mnist there;
 # carry [".device", ".gl", "data/mnist"]). Results in $OUT/claim/: one summary JSON, log and
 # curve per run. The defaults fit one 600 s device call; LOCAL=1 skips the device set-up (a
@@ -27,9 +28,10 @@ for learner in fptt bptt; do
     tail -n 2 "$name.log"
     cat "$name.json"
 done
-echo "== S-MNIST, the method's settings, ${SMNIST_TRAIN:-4096} training images, 1 epoch"
+echo "== S-MNIST, the published network, ${SMNIST_TRAIN:-4096} training images, 1 epoch"
 timeout 150 /tmp/smnist --data "${MNIST:-data/mnist}" --layers 2 --hidden 256 --batch 512 \
-    --lr 3e-3 --alpha 0.1 --train-limit "${SMNIST_TRAIN:-4096}" --test-limit 1000 --epochs 1 \
+    --gate-slope --step-norm --lr 3e-3 --alpha 0.1 --train-limit "${SMNIST_TRAIN:-4096}" \
+    --test-limit 1000 --epochs 1 \
     >"$out/smnist-fptt.json" 2>"$out/smnist-fptt.log"
 tail -n 2 "$out/smnist-fptt.log"
 cat "$out/smnist-fptt.json"

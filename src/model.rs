@@ -46,6 +46,11 @@ pub struct SpikingClassifierConfig {
     /// initialised to 1), as in the method's published S-MNIST network.
     #[config(default = false)]
     pub gate_slope: bool,
+    /// Per-step batch normalisation of every drive (each layer's input and recurrent drives and
+    /// the readout's, [`LtcConfig::step_norm`]), with running statistics for this many steps, as
+    /// in the method's published S-MNIST network. `None`: no normalisation.
+    #[config(default = "None")]
+    pub step_norm: Option<usize>,
 }
 
 /// Stacked [`Ltc`] layers and an [`LtcReadout`]; the scores at each step are the readout's
@@ -59,6 +64,24 @@ pub struct SpikingClassifier {
 }
 
 impl SpikingClassifierConfig {
+    /// The method's published S-MNIST network: one pixel per step, two recurrent LTC layers of
+    /// 256, ten classes, learnable gate slopes, and per-step normalisation of every drive over
+    /// the 784 steps.
+    ///
+    /// ```
+    /// use burn_fptt::prelude::*;
+    ///
+    /// let config = SpikingClassifierConfig::published_smnist();
+    /// assert_eq!((config.d_hidden.clone(), config.step_norm), (vec![256, 256], Some(784)));
+    /// let net = config.init(&default_device());
+    /// assert!(net.layers[1].recurrent_norm.is_some() && net.readout.norm.is_some());
+    /// ```
+    pub fn published_smnist() -> Self {
+        Self::new(1, vec![256, 256], 10)
+            .with_gate_slope(true)
+            .with_step_norm(Some(784))
+    }
+
     fn layer_configs(&self) -> Vec<LtcConfig> {
         let mut width = self.d_input;
         self.d_hidden
@@ -68,7 +91,8 @@ impl SpikingClassifierConfig {
                     .with_recurrent(self.recurrent)
                     .with_surrogate(self.surrogate.clone())
                     .with_reset(self.reset)
-                    .with_gate_slope(self.gate_slope);
+                    .with_gate_slope(self.gate_slope)
+                    .with_step_norm(self.step_norm);
                 width = h;
                 config
             })
@@ -79,7 +103,8 @@ impl SpikingClassifierConfig {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] naming the field: a zero size or no hidden layer.
+    /// A [`ConfigError`] naming the field: a zero size (`step_norm` included) or no hidden
+    /// layer.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check::positive_size("SpikingClassifierConfig.d_input", self.d_input)?;
         check::positive_size("SpikingClassifierConfig.d_output", self.d_output)?;
@@ -92,6 +117,9 @@ impl SpikingClassifierConfig {
         }
         for (i, &h) in self.d_hidden.iter().enumerate() {
             check::positive_size(&format!("SpikingClassifierConfig.d_hidden[{i}]"), h)?;
+        }
+        if let Some(steps) = self.step_norm {
+            check::positive_size("SpikingClassifierConfig.step_norm", steps)?;
         }
         self.layer_configs()
             .iter()
@@ -119,6 +147,7 @@ impl SpikingClassifierConfig {
         })?;
         let readout = LtcReadoutConfig::new(last, self.d_output)
             .with_gate_slope(self.gate_slope)
+            .with_step_norm(self.step_norm)
             .try_init(device)?;
         Ok(SpikingClassifier { layers, readout })
     }

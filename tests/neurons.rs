@@ -3,6 +3,7 @@
 
 mod common;
 
+use burn::module::Module;
 use burn::prelude::*;
 use burn_fptt::prelude::*;
 use common::*;
@@ -165,6 +166,157 @@ fn gate_slopes_start_at_one_train_and_are_saved() {
     );
     assert!(format!("{sloped}").contains("gate_slope: true"));
     assert!(format!("{plain}").contains("gate_slope: false"));
+}
+
+/// The batch-3 case of tools/reference_values.py (BN_*): the reference layer with per-step
+/// normalisation of both drives, one step at t = 0 from a given state.
+fn normalised_case(ltc: &Ltc, device: &Device) -> (Tensor<2>, LtcState) {
+    let x = Tensor::<2>::from_floats([[2.0, 1.0], [0.5, 1.5], [-1.0, 0.5]], device);
+    let start = LtcState {
+        membrane: Tensor::from_floats([[0.0, 0.8, 0.0], [0.5, 0.0, 0.7], [0.2, 0.3, 0.1]], device),
+        spikes: Tensor::from_floats([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]], device),
+        adaptation: Tensor::from_floats(
+            [[0.3, 0.1, 0.5], [0.1, 0.4, 0.2], [0.2, 0.2, 0.2]],
+            device,
+        ),
+        step: 0,
+    };
+    ltc.step(x, start)
+}
+
+/// Row `row` of a normalisation's running statistics: (mean, variance).
+fn running_row(norm: &Option<StepBatchNorm>, row: usize) -> (Vec<f64>, Vec<f64>) {
+    let norm = norm.as_ref().expect("the layer normalises this drive");
+    let row_of = |t: Tensor<2>| values(t.slice([row..row + 1, 0..3]));
+    (
+        row_of(norm.running_mean.value_sync()),
+        row_of(norm.running_var.value_sync()),
+    )
+}
+
+fn assert_values_close(actual: Vec<f64>, expected: &[f64], tol: f64) {
+    assert_eq!(actual.len(), expected.len(), "{actual:?} vs {expected:?}");
+    for (a, e) in actual.iter().zip(expected) {
+        assert!((a - e).abs() <= tol, "{actual:?} vs {expected:?}");
+    }
+}
+
+/// In training, `I_t = BN_t(W_x x_t + b) + BN_t(W_r s_{t-1})` with each drive standardised over
+/// the batch and scaled by 0.1 (BN_TRAIN_*); step 0's running statistics, and only step 0's,
+/// move towards the batch's (BN_RUNNING_*); the state's step advances.
+#[test]
+fn per_step_norm_standardises_both_drives_over_the_batch_in_training() {
+    let device = default_device().autodiff();
+    let ltc = reference_ltc(LtcConfig::new(2, 3).with_step_norm(Some(4)), &device);
+    let (s, next) = normalised_case(&ltc, &device);
+    assert_close(s, [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]], 0.0);
+    assert_close(
+        next.membrane,
+        [
+            [-0.0130925822, 0.0, 0.1624520612],
+            [0.0, 0.1153524803, 0.0],
+            [0.0840651171, 0.1089211718, -0.0283773779],
+        ],
+        TOL,
+    );
+    assert_close(
+        next.adaptation,
+        [
+            [0.6424542976, 0.0516573932, 0.7405341576],
+            [0.0485094072, 0.6884800484, 0.1033087346],
+            [0.5906983967, 0.6026314585, 0.0984020453],
+        ],
+        TOL,
+    );
+    assert_eq!(next.step, 1);
+    let (mean, var) = running_row(&ltc.input_norm, 0);
+    assert_values_close(mean, &[0.055, 0.055, -0.01], TOL);
+    assert_values_close(var, &[0.96475, 0.91675, 1.024], TOL);
+    let (mean, var) = running_row(&ltc.recurrent_norm, 0);
+    assert_values_close(mean, &[0.0433333333, -0.0133333333, 0.0366666667], TOL);
+    assert_values_close(var, &[0.9223333333, 0.9063333333, 0.9543333333], TOL);
+    let (mean, var) = running_row(&ltc.input_norm, 1);
+    assert_values_close(mean, &[0.0; 3], 0.0);
+    assert_values_close(var, &[1.0; 3], 0.0);
+}
+
+/// Out of training (`valid()`, no autodiff), step 0 uses its running statistics (BN_EVAL_*),
+/// and a saved record brings them back.
+#[test]
+fn per_step_norm_uses_the_running_statistics_in_evaluation_and_records_keep_them() {
+    let device = default_device().autodiff();
+    let config = LtcConfig::new(2, 3).with_step_norm(Some(4));
+    let trained = reference_ltc(config.clone(), &device);
+    normalised_case(&trained, &device);
+    let plain = trained.valid();
+    let inner = plain.input.weight.val().device();
+    let expected_membrane = [
+        [0.0617447217, 0.0, 0.1351388557],
+        [0.0, 0.0516072839, 0.0],
+        [0.120828981, 0.1642466556, -0.0014805501],
+    ];
+    let (s, next) = normalised_case(&plain, &inner);
+    assert_close(s, [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]], 0.0);
+    assert_close(next.membrane, expected_membrane, TOL);
+    assert_close(
+        next.adaptation,
+        [
+            [0.6460619724, 0.0520238471, 0.7399037632],
+            [0.0495451814, 0.6838392569, 0.1021441259],
+            [0.5964388231, 0.5963681843, 0.0994958931],
+        ],
+        TOL,
+    );
+    let loaded = config
+        .init(&inner)
+        .load_record(trained.clone().into_record())
+        .valid();
+    let (_, again) = normalised_case(&loaded, &inner);
+    assert_close(again.membrane, expected_membrane, TOL);
+}
+
+/// The state carries the time index: a sequence run in two calls normalises each step with the
+/// statistics of its own index, as one call does.
+#[test]
+fn the_step_index_carries_across_calls() {
+    let device = default_device().autodiff();
+    device.seed(3);
+    let ltc = LtcConfig::new(2, 4)
+        .with_step_norm(Some(6))
+        .with_initial_membrane(InitialMembrane::Zeros)
+        .init(&device);
+    let x = Tensor::<3>::random([5, 6, 2], burn::tensor::Distribution::Default, &device) * 4.0;
+    let (whole, end) = ltc.forward(x.clone(), None);
+    let (first, middle) = ltc.forward(x.clone().slice([0..5, 0..4, 0..2]), None);
+    assert_eq!(middle.step, 4);
+    let (second, split_end) = ltc.forward(x.slice([0..5, 4..6, 0..2]), Some(middle.detach()));
+    assert_eq!((end.step, split_end.step), (6, 6));
+    assert_eq!(values(whole), values(Tensor::cat(vec![first, second], 1)));
+    assert_eq!(values(end.membrane), values(split_end.membrane));
+}
+
+/// The readout's drive, normalised per step (READOUT_BN_M): one step from `m = 0`.
+#[test]
+fn readout_step_norm_standardises_the_drive() {
+    let device = default_device().autodiff();
+    let mut readout = LtcReadoutConfig::new(3, 2)
+        .with_step_norm(Some(2))
+        .init(&device);
+    let reference = reference_readout(&device);
+    readout.output = reference.output;
+    readout.gate = reference.gate;
+    let x = Tensor::<2>::from_floats([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]], &device);
+    let (m, state) = readout.step(x, readout.init_state(3, &device));
+    assert_close(
+        m,
+        [
+            [-0.0237125725, -0.0616130433],
+            [-0.0460518073, 0.0728912645],
+            [0.0704165441, -0.0088436647],
+        ],
+        TOL,
+    );
+    assert_eq!(state.step, 1);
 }
 
 #[test]
@@ -442,6 +594,25 @@ fn invalid_configs_name_the_field_and_value() {
         (
             LtcReadoutConfig::new(4, 0).validate(),
             "LtcReadoutConfig.d_output",
+            "0",
+        ),
+        (
+            LtcConfig::new(2, 4).with_step_norm(Some(0)).validate(),
+            "LtcConfig.step_norm",
+            "0",
+        ),
+        (
+            LtcReadoutConfig::new(4, 2)
+                .with_step_norm(Some(0))
+                .validate(),
+            "LtcReadoutConfig.step_norm",
+            "0",
+        ),
+        (
+            SpikingClassifierConfig::new(1, vec![4], 2)
+                .with_step_norm(Some(0))
+                .validate(),
+            "SpikingClassifierConfig.step_norm",
             "0",
         ),
         (

@@ -42,6 +42,7 @@ impl UserNet {
             membrane: Tensor::zeros([batch, 16], &device),
             spikes: Tensor::zeros([batch, 16], &device),
             adaptation: Tensor::full([batch, 16], 0.1, &device),
+            step: 0,
         };
         let (ltc_spikes, _) = self.ltc.forward(x, Some(ltc_state));
         let (s, _) = self.lif.forward(ltc_spikes.clone(), None);

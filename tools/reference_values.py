@@ -115,6 +115,35 @@ def main():
     print("# the same recurrent step with gate slopes k_m = 2, k_a = 0.5")
     show("REC_SLOPE_S", s); show("REC_SLOPE_U", u); show("REC_SLOPE_B", b)
 
+    print("# per-step batch norm of both drives (scale 0.1, shift 0), batch 3, step t = 0")
+    x3 = np.array([[2.0, 1.0], [0.5, 1.5], [-1.0, 0.5]])
+    u3 = np.array([[0.0, 0.8, 0.0], [0.5, 0.0, 0.7], [0.2, 0.3, 0.1]])
+    s3 = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    b3 = np.array([[0.3, 0.1, 0.5], [0.1, 0.4, 0.2], [0.2, 0.2, 0.2]])
+    eps, momentum, gamma = 1e-5, 0.1, 0.1
+
+    def batch_norm(z, mean, var):
+        return gamma * (z - mean) / np.sqrt(var + eps)
+
+    ix = x3 @ Wr["wx"] + Wr["bx"]
+    ir = s3 @ Wr["wr"]
+    stats = [(z.mean(0), z.var(0)) for z in (ix, ir)]
+    running = [((1 - momentum) * 0 + momentum * m, (1 - momentum) * 1 + momentum * z.var(0, ddof=1))
+               for (m, _), z in zip(stats, (ix, ir))]
+    for tag, (sx, sr) in (("BN_TRAIN", stats), ("BN_EVAL", running)):
+        i = batch_norm(ix, *sx) + batch_norm(ir, *sr)
+        a = sig(np.concatenate([i, u3], 1) @ Wr["wm"] + Wr["bm"])
+        r = sig(np.concatenate([i, b3], 1) @ Wr["wa"] + Wr["ba"])
+        bb = r * b3 + (1 - r) * s3
+        th = 0.1 + 1.8 * bb
+        up = (1 - a) * u3 + a * i
+        MARGINS.append(np.abs(up - th).min())
+        sp = (up - th > 0).astype(np.float64)
+        show(f"{tag}_S", sp); show(f"{tag}_U", (1 - sp) * up); show(f"{tag}_B", bb)
+    show("BN_RUNNING_MEAN_INPUT", running[0][0]); show("BN_RUNNING_VAR_INPUT", running[0][1])
+    show("BN_RUNNING_MEAN_RECURRENT", running[1][0])
+    show("BN_RUNNING_VAR_RECURRENT", running[1][1])
+
     print("# 5-step recurrent sequence from u = u0, s = 0, b = 0.1")
     xs = np.array([[[1.0, 0.0], [0.5, 0.5], [2.0, -1.0], [0.0, 1.5], [1.0, 1.0]],
                    [[-1.0, 2.0], [0.0, 0.0], [1.5, 1.5], [0.3, -0.2], [2.0, 0.5]]])
@@ -142,6 +171,13 @@ def main():
     for t in range(3):
         m = kk * m + (1 - kk) * (xr[:, t] @ wo + bo); ms.append(m)
     show("LEAKY_M", np.stack(ms, 1))
+
+    print("# LTC readout with per-step batch norm of the drive (scale 0.1), batch 3, one step")
+    x3r = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], float)
+    d = x3r @ wo + bo
+    d = 0.1 * (d - d.mean(0)) / np.sqrt(d.var(0) + 1e-5)
+    k = sig(np.concatenate([d, np.zeros((3, 2))], 1) @ wk + bk)
+    show("READOUT_BN_M", k * d)
 
     print("# LIF / ALIF (2 inputs, 3 neurons, recurrent), 4 steps from u = 0, s = 0, b = 0")
     tm = np.array([2.0, 4.0, 8.0]); ta = np.array([3.0, 10.0, 30.0])

@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 use burn::module::Param;
-use burn::nn::Linear;
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 
 use crate::step::Detach;
@@ -37,7 +37,7 @@ impl InitialMembrane {
     }
 }
 
-/// State of a layer with an adaptive threshold ([`Ltc`](super::Ltc), [`Alif`](super::Alif)).
+/// State of an [`Alif`](super::Alif) layer: membrane, last spikes and threshold adaptation.
 #[derive(Debug, Clone)]
 pub struct AdaptiveState {
     /// Membrane potential `u`, `[batch, hidden]`.
@@ -97,6 +97,38 @@ pub(crate) fn fire(v: Tensor<2>, surrogate: &Surrogate, smooth: bool) -> Tensor<
     } else {
         spike(v, surrogate)
     }
+}
+
+/// A Linear layer with the given weight initializer and a zero bias (or none).
+pub(crate) fn linear(
+    d_in: usize,
+    d_out: usize,
+    init: Initializer,
+    bias: bool,
+    device: &Device,
+) -> Linear {
+    let mut layer = LinearConfig::new(d_in, d_out)
+        .with_bias(false)
+        .with_initializer(init)
+        .init(device);
+    if bias {
+        layer.bias = Some(Param::from_tensor(Tensor::zeros([d_out], device)));
+    }
+    layer
+}
+
+/// Time constants are clamped to at least this many steps in the forward pass, so a learned
+/// time constant can never make a decay factor exceed 1 or vanish.
+pub(crate) const MIN_TIME_CONSTANT: f64 = 1.0;
+
+/// `exp(-1 / max(tau, MIN_TIME_CONSTANT))` per neuron, as a `[1, H]` row.
+pub(crate) fn decay(tau: &Param<Tensor<1>>) -> Tensor<2> {
+    tau.val()
+        .clamp_min(MIN_TIME_CONSTANT)
+        .recip()
+        .neg()
+        .exp()
+        .unsqueeze_dim(0)
 }
 
 /// `linear` on one step's `[batch, d_input]`: one graph node on the CPU backends, where burn's

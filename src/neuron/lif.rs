@@ -7,25 +7,10 @@ use burn::tensor::{Device, Tensor};
 
 use super::common::{
     AdaptiveState, InitialMembrane, LifState, ResetMode, check_sequence_input, check_state,
-    check_step_input, fire, reset, scan,
+    check_step_input, decay, fire, linear, reset, scan,
 };
-use super::ltc::linear;
 use crate::error::{ConfigError, check};
 use crate::surrogate::Surrogate;
-
-/// Time constants are clamped to at least this many steps in the forward pass, so a learned
-/// time constant can never make a decay factor exceed 1 or vanish.
-pub const MIN_TIME_CONSTANT: f64 = 1.0;
-
-/// `exp(-1 / max(tau, MIN_TIME_CONSTANT))` per neuron, as a `[1, H]` row.
-fn decay(tau: &Param<Tensor<1>>) -> Tensor<2> {
-    tau.val()
-        .clamp_min(MIN_TIME_CONSTANT)
-        .recip()
-        .neg()
-        .exp()
-        .unsqueeze_dim(0)
-}
 
 /// Learnable per-neuron time constants drawn from `N(mean, std)`.
 fn time_constants(mean: f64, std: f64, size: usize, device: &Device) -> Param<Tensor<1>> {

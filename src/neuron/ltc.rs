@@ -2,17 +2,51 @@
 
 use crate::fused::blend;
 use burn::config::Config;
-use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
-use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
+use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
 use super::common::{
-    AdaptiveState, InitialMembrane, ResetMode, check_sequence_input, check_state, check_step_input,
-    fire, linear_step, reset, scan,
+    InitialMembrane, ResetMode, check_sequence_input, check_state, check_step_input, fire, linear,
+    linear_step, reset, scan,
 };
 use super::gate::Gate;
 use crate::error::{ConfigError, check};
+use crate::norm::{StepBatchNorm, StepBatchNormConfig};
+use crate::step::Detach;
 use crate::surrogate::Surrogate;
+
+/// The state of an [`Ltc`] layer.
+#[derive(Debug, Clone)]
+pub struct LtcState {
+    /// Membrane potential `u`, `[batch, hidden]`.
+    pub membrane: Tensor<2>,
+    /// Spikes `s` of the last step, `[batch, hidden]`.
+    pub spikes: Tensor<2>,
+    /// Threshold adaptation `b`, `[batch, hidden]`.
+    pub adaptation: Tensor<2>,
+    /// Steps taken since the fresh state: the time index `t` of the next step, which picks the
+    /// running statistics of the per-step normalisation ([`LtcConfig::step_norm`]).
+    pub step: usize,
+}
+
+impl LtcState {
+    /// The batch size of this state.
+    pub fn batch_size(&self) -> usize {
+        self.membrane.dims()[0]
+    }
+}
+
+impl Detach for LtcState {
+    fn detach(self) -> Self {
+        Self {
+            membrane: self.membrane.detach(),
+            spikes: self.spikes.detach(),
+            adaptation: self.adaptation.detach(),
+            step: self.step,
+        }
+    }
+}
 
 /// Configuration of an [`Ltc`] layer. Defaults are the method's.
 #[derive(Config, Debug)]
@@ -48,6 +82,13 @@ pub struct LtcConfig {
     /// network. Off: the plain sigmoid (`k = 1`, not trained).
     #[config(default = false)]
     pub gate_slope: bool,
+    /// Normalise the input drive `W_x x_t + bias` and the recurrent drive `W_r s_{t-1}`
+    /// separately at every time step ([`StepBatchNorm`]: batch statistics in training, running
+    /// statistics per step otherwise, scale initialised to 0.1, shift 0), with running
+    /// statistics for this many steps (the sequence length; later steps share the last one's):
+    /// the method's published S-MNIST network. `None`: no normalisation.
+    #[config(default = "None")]
+    pub step_norm: Option<usize>,
 }
 
 /// A layer of liquid-time-constant spiking neurons.
@@ -67,7 +108,8 @@ pub struct LtcConfig {
 ///
 /// `W_x`, `W_m`, `W_a` are Xavier-normal, `W_r` orthogonal, biases zero (`W_r` has none: `W_x`'s
 /// bias covers it). With [`LtcConfig::gate_slope`] the two gates are `σ(k z)` with a learnable
-/// scalar `k` each, starting at 1.
+/// scalar `k` each, starting at 1. With [`LtcConfig::step_norm`] the current is
+/// `I_t = BN_t(W_x x_t) + BN_t(W_r s_{t-1})`, each a [`StepBatchNorm`] at the state's step `t`.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -91,6 +133,11 @@ pub struct Ltc {
     pub membrane_gate: Gate,
     /// `W_a`: `[I_t ; b_{t-1}]` to the adaptation retention, `[2H, H]` (two `[H, H]` blocks).
     pub adaptation_gate: Gate,
+    /// Per-step normalisation of the input drive, with [`LtcConfig::step_norm`].
+    pub input_norm: Option<StepBatchNorm>,
+    /// Per-step normalisation of the recurrent drive, with [`LtcConfig::step_norm`] on a
+    /// recurrent layer.
+    pub recurrent_norm: Option<StepBatchNorm>,
     /// Base threshold `b0`.
     pub base_threshold: f64,
     /// Adaptation strength `beta`.
@@ -108,37 +155,22 @@ pub struct Ltc {
     pub initial_membrane: InitialMembrane,
 }
 
-/// A Linear layer with the given weight initializer and a zero bias (or none).
-pub(crate) fn linear(
-    d_in: usize,
-    d_out: usize,
-    init: Initializer,
-    bias: bool,
-    device: &Device,
-) -> Linear {
-    let mut layer = LinearConfig::new(d_in, d_out)
-        .with_bias(false)
-        .with_initializer(init)
-        .init(device);
-    if bias {
-        layer.bias = Some(Param::from_tensor(Tensor::zeros([d_out], device)));
-    }
-    layer
-}
-
 impl LtcConfig {
     /// Checks every value of the config.
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] naming the field when a size is zero, the base threshold is not finite
-    /// and positive, the adaptation strength is negative or not finite, or the surrogate's
+    /// A [`ConfigError`] naming the field when a size (or `step_norm`) is zero, the base
+    /// threshold is not finite and positive, the adaptation strength is negative or not finite, or the surrogate's
     /// parameters are invalid.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check::positive_size("LtcConfig.d_input", self.d_input)?;
         check::positive_size("LtcConfig.d_hidden", self.d_hidden)?;
         check::positive("LtcConfig.base_threshold", self.base_threshold)?;
         check::non_negative("LtcConfig.adaptation", self.adaptation)?;
+        if let Some(steps) = self.step_norm {
+            check::positive_size("LtcConfig.step_norm", steps)?;
+        }
         self.surrogate.validate()
     }
 
@@ -158,6 +190,12 @@ impl LtcConfig {
                 .then(|| linear(h, h, Initializer::Orthogonal { gain: 1.0 }, false, device)),
             membrane_gate: self.gate(linear(2 * h, h, xavier.clone(), true, device)),
             adaptation_gate: self.gate(linear(2 * h, h, xavier, true, device)),
+            input_norm: self.norm(device)?,
+            recurrent_norm: if self.recurrent {
+                self.norm(device)?
+            } else {
+                None
+            },
             base_threshold: self.base_threshold,
             adaptation: self.adaptation,
             smooth_spikes: self.smooth_spikes,
@@ -175,6 +213,13 @@ impl LtcConfig {
         } else {
             gate
         }
+    }
+
+    /// A per-step normalisation of `H` features, when configured.
+    fn norm(&self, device: &Device) -> Result<Option<StepBatchNorm>, ConfigError> {
+        self.step_norm
+            .map(|steps| StepBatchNormConfig::new(self.d_hidden, steps).try_init(device))
+            .transpose()
     }
 
     /// Builds the layer on `device`.
@@ -198,13 +243,14 @@ impl Ltc {
         self.input.weight.dims()[1]
     }
 
-    /// A fresh state for `batch` samples: `u` as configured, `s = 0`, `b = b0`.
-    pub fn init_state(&self, batch: usize, device: &Device) -> AdaptiveState {
+    /// A fresh state for `batch` samples: `u` as configured, `s = 0`, `b = b0`, step 0.
+    pub fn init_state(&self, batch: usize, device: &Device) -> LtcState {
         let h = self.d_hidden();
-        AdaptiveState {
+        LtcState {
             membrane: self.initial_membrane.sample(batch, h, device),
             spikes: Tensor::zeros([batch, h], device),
             adaptation: Tensor::full([batch, h], self.base_threshold, device),
+            step: 0,
         }
     }
 
@@ -213,7 +259,7 @@ impl Ltc {
     /// # Panics
     ///
     /// When `x` is not `[batch, d_input]` or the state is not `[batch, H]`.
-    pub fn step(&self, x: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
+    pub fn step(&self, x: Tensor<2>, state: LtcState) -> (Tensor<2>, LtcState) {
         check_step_input("Ltc", &x, self.d_input());
         self.step_current(linear_step(&self.input, x), state)
     }
@@ -224,11 +270,7 @@ impl Ltc {
     /// # Panics
     ///
     /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        state: Option<AdaptiveState>,
-    ) -> (Tensor<3>, AdaptiveState) {
+    pub fn forward(&self, x: Tensor<3>, state: Option<LtcState>) -> (Tensor<3>, LtcState) {
         check_sequence_input("Ltc", &x, self.d_input());
         let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
         // The input projection of every step in one matrix product.
@@ -239,18 +281,26 @@ impl Ltc {
     }
 
     /// One step from the feed-forward current `W_x x_t + bias`.
-    fn step_current(&self, current: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
+    fn step_current(&self, current: Tensor<2>, state: LtcState) -> (Tensor<2>, LtcState) {
         let [batch, hidden] = current.dims();
         check_state("Ltc", "membrane", &state.membrane, batch, hidden);
         check_state("Ltc", "spikes", &state.spikes, batch, hidden);
         check_state("Ltc", "adaptation", &state.adaptation, batch, hidden);
-        let AdaptiveState {
+        let LtcState {
             membrane,
             spikes,
             adaptation,
+            step,
         } = state;
+        let normalise = |norm: &Option<StepBatchNorm>, drive: Tensor<2>| match norm {
+            Some(norm) => norm.forward(drive, step),
+            None => drive,
+        };
+        let current = normalise(&self.input_norm, current);
         let current = match &self.recurrent {
-            Some(recurrent) => current + linear_step(recurrent, spikes.clone()),
+            Some(recurrent) => {
+                current + normalise(&self.recurrent_norm, linear_step(recurrent, spikes.clone()))
+            }
             None => current,
         };
         let rate = self
@@ -272,10 +322,11 @@ impl Ltc {
         let membrane = reset(self.reset, pre, spikes.clone(), threshold);
         (
             spikes.clone(),
-            AdaptiveState {
+            LtcState {
                 membrane,
                 spikes,
                 adaptation,
+                step: step + 1,
             },
         )
     }
@@ -296,6 +347,10 @@ impl ModuleDisplay for Ltc {
             .add("base_threshold", &self.base_threshold)
             .add("adaptation", &self.adaptation)
             .add("gate_slope", &self.membrane_gate.slope.is_some())
+            .add_debug_attribute(
+                "step_norm",
+                &self.input_norm.as_ref().map(StepBatchNorm::max_length),
+            )
             .add_debug_attribute("reset", &self.reset)
             .add_debug_attribute("surrogate", &self.surrogate)
             .optional()

@@ -12,11 +12,9 @@ mod readout;
 pub use common::{AdaptiveState, InitialMembrane, LifState, ResetMode};
 pub use gate::Gate;
 pub use lif::{Alif, AlifConfig, Lif, LifConfig};
-pub use ltc::{Ltc, LtcConfig};
+pub use ltc::{Ltc, LtcConfig, LtcState};
 pub use readout::{LeakyReadout, LeakyReadoutConfig, LtcReadout, LtcReadoutConfig, ReadoutState};
 
-/// The state of an [`Ltc`] layer: membrane, last spikes and adaptation, each `[batch, hidden]`.
-pub type LtcState = AdaptiveState;
 /// The state of an [`Alif`] layer: membrane, last spikes and adaptation, each `[batch, hidden]`.
 pub type AlifState = AdaptiveState;
 

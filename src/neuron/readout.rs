@@ -6,11 +6,12 @@ use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
-use super::common::{check_sequence_input, check_state, check_step_input, linear_step, scan};
+use super::common::{
+    check_sequence_input, check_state, check_step_input, decay, linear, linear_step, scan,
+};
 use super::gate::Gate;
-use super::lif::MIN_TIME_CONSTANT;
-use super::ltc::linear;
 use crate::error::{ConfigError, check};
+use crate::norm::{StepBatchNorm, StepBatchNormConfig};
 use crate::step::Detach;
 
 /// The state of a readout: its potential `m`, `[batch, classes]`, which is also its output.
@@ -18,12 +19,16 @@ use crate::step::Detach;
 pub struct ReadoutState {
     /// Potential `m_t`, `[batch, classes]`.
     pub potential: Tensor<2>,
+    /// Steps taken since the fresh state: the time index `t` of the next step, which picks the
+    /// running statistics of [`LtcReadoutConfig::step_norm`].
+    pub step: usize,
 }
 
 impl Detach for ReadoutState {
     fn detach(self) -> Self {
         Self {
             potential: self.potential.detach(),
+            step: self.step,
         }
     }
 }
@@ -31,6 +36,7 @@ impl Detach for ReadoutState {
 fn zero_state(batch: usize, classes: usize, device: &Device) -> ReadoutState {
     ReadoutState {
         potential: Tensor::zeros([batch, classes], device),
+        step: 0,
     }
 }
 
@@ -45,6 +51,11 @@ pub struct LtcReadoutConfig {
     /// to 1 (the method's published S-MNIST network). Off: the plain sigmoid.
     #[config(default = false)]
     pub gate_slope: bool,
+    /// Normalise the drive `W_o x_t + bias` at every time step ([`StepBatchNorm`], scale
+    /// initialised to 0.1, shift 0), with running statistics for this many steps: the method's
+    /// published S-MNIST network. `None`: no normalisation.
+    #[config(default = "None")]
+    pub step_norm: Option<usize>,
 }
 
 /// A leaky integrator with a liquid time constant:
@@ -53,7 +64,9 @@ pub struct LtcReadoutConfig {
 /// d_t = W_o x_t,   k_t = σ(W_k [d_t ; m_{t-1}]),   m_t = (1 - k_t) m_{t-1} + k_t d_t
 /// ```
 ///
-/// The class scores are `m_t`. `W_o`, `W_k` are Xavier-normal, biases zero; `m_0 = 0`.
+/// The class scores are `m_t`. `W_o`, `W_k` are Xavier-normal, biases zero; `m_0 = 0`. With
+/// [`LtcReadoutConfig::step_norm`] the drive is `d_t = BN_t(W_o x_t)`, a [`StepBatchNorm`] at the
+/// state's step `t`.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -72,6 +85,8 @@ pub struct LtcReadout {
     pub output: Linear,
     /// `W_k`: `[d_t ; m_{t-1}]` to the update rate `k_t`, `[2C, C]` (two `[C, C]` blocks).
     pub gate: Gate,
+    /// Per-step normalisation of the drive, with [`LtcReadoutConfig::step_norm`].
+    pub norm: Option<StepBatchNorm>,
 }
 
 impl LtcReadoutConfig {
@@ -79,10 +94,14 @@ impl LtcReadoutConfig {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] naming the size that is zero.
+    /// A [`ConfigError`] naming the size (or `step_norm`) that is zero.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check::positive_size("LtcReadoutConfig.d_input", self.d_input)?;
-        check::positive_size("LtcReadoutConfig.d_output", self.d_output)
+        check::positive_size("LtcReadoutConfig.d_output", self.d_output)?;
+        if let Some(steps) = self.step_norm {
+            check::positive_size("LtcReadoutConfig.step_norm", steps)?;
+        }
+        Ok(())
     }
 
     /// Builds the readout on `device` after [`validate`](Self::validate).
@@ -106,6 +125,10 @@ impl LtcReadoutConfig {
             } else {
                 gate
             },
+            norm: self
+                .step_norm
+                .map(|steps| StepBatchNormConfig::new(self.d_output, steps).try_init(device))
+                .transpose()?,
         })
     }
 
@@ -113,7 +136,7 @@ impl LtcReadoutConfig {
     ///
     /// # Panics
     ///
-    /// When a size is zero.
+    /// When a size (or `step_norm`) is zero.
     pub fn init(&self, device: &Device) -> LtcReadout {
         self.try_init(device).unwrap_or_else(|err| panic!("{err}"))
     }
@@ -130,7 +153,7 @@ impl LtcReadout {
         self.output.weight.dims()[1]
     }
 
-    /// A fresh state, `m = 0`.
+    /// A fresh state, `m = 0`, step 0.
     pub fn init_state(&self, batch: usize, device: &Device) -> ReadoutState {
         zero_state(batch, self.d_output(), device)
     }
@@ -149,12 +172,25 @@ impl LtcReadout {
             x.dims()[0],
             self.d_output(),
         );
+        let ReadoutState {
+            potential: previous,
+            step,
+        } = state;
         let drive = linear_step(&self.output, x);
-        let previous = state.potential;
+        let drive = match &self.norm {
+            Some(norm) => norm.forward(drive, step),
+            None => drive,
+        };
         let rate = self.gate.activate(drive.clone(), previous.clone());
         // (1 - k) m + k d, written as m + k (d - m).
         let potential = blend(previous, drive, rate);
-        (potential.clone(), ReadoutState { potential })
+        (
+            potential.clone(),
+            ReadoutState {
+                potential,
+                step: step + 1,
+            },
+        )
     }
 
     /// A whole sequence `[batch, time, d_input]`; returns the scores `[batch, time, d_output]`.
@@ -181,6 +217,10 @@ impl ModuleDisplay for LtcReadout {
             .add("d_input", &self.d_input())
             .add("d_output", &self.d_output())
             .add("gate_slope", &self.gate.slope.is_some())
+            .add_debug_attribute(
+                "step_norm",
+                &self.norm.as_ref().map(StepBatchNorm::max_length),
+            )
             .optional()
     }
 }
@@ -294,17 +334,16 @@ impl LeakyReadout {
             self.d_output(),
         );
         let drive = self.output.forward(x);
-        let keep = self
-            .tau
-            .val()
-            .clamp_min(MIN_TIME_CONSTANT)
-            .recip()
-            .neg()
-            .exp()
-            .unsqueeze_dim(0);
+        let keep = decay(&self.tau);
         // k m + (1 - k) d, written as d + k (m - d).
         let potential = drive.clone() + keep * (state.potential - drive);
-        (potential.clone(), ReadoutState { potential })
+        (
+            potential.clone(),
+            ReadoutState {
+                potential,
+                step: state.step + 1,
+            },
+        )
     }
 
     /// A whole sequence `[batch, time, d_input]`.

@@ -88,6 +88,7 @@ pub fn state(u: [[f64; 3]; 2], s: [[f64; 3]; 2], b: [[f64; 3]; 2], device: &Devi
         membrane: Tensor::from_floats(u, device),
         spikes: Tensor::from_floats(s, device),
         adaptation: Tensor::from_floats(b, device),
+        step: 0,
     }
 }
 
