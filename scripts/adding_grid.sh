@@ -10,6 +10,7 @@
 # measured (default 50 iterations). LOSS=chunk-ends gives FPTT, truncated BPTT and the ablation
 # the loss at chunk ends only (the name then ends in -chunk-ends). NEURON=fixed gives the LTC
 # layer the method's adding-problem threshold, 0.5 without adaptation (name: -fixed).
+# LR_STEP=N multiplies the learning rate by 0.1 every N iterations (name: -lrstepN).
 #
 # Set ADDING=path/to/adding to use a prebuilt binary (else it is built).
 set -euo pipefail
@@ -27,13 +28,14 @@ mkdir -p results/adding
 for length in $lengths; do
     for seed in $seeds; do
         for learner in $learners; do
-            name="results/adding/t${length}-${learner}-seed${seed}-i${iterations}${minutes:+-m$minutes}${LOSS:+-$LOSS}${NEURON:+-$NEURON}"
+            name="results/adding/t${length}-${learner}-seed${seed}-i${iterations}${minutes:+-m$minutes}${LOSS:+-$LOSS}${NEURON:+-$NEURON}${LR_STEP:+-lrstep$LR_STEP}"
             [ -s "$name.json" ] && continue
             echo "== $name"
             MATMUL_NUM_THREADS=1 "$ADDING" --length "$length" --learner "$learner" \
                 --seed "$seed" --iterations "$iterations" ${minutes:+--minutes "$minutes"} \
                 --eval-every "${EVAL_EVERY:-50}" --curve "$name.curve.jsonl" ${LOSS:+--loss "$LOSS"} \
                 ${NEURON:+--threshold 0.5 --adaptation 0} \
+                ${LR_STEP:+--lr-step-iterations "$LR_STEP"} \
                 > "$name.json.partial" 2> "$name.log"
             mv "$name.json.partial" "$name.json"
         done

@@ -10,7 +10,8 @@
 #   scripts/smnist_probes.sh                    # every variant
 #   scripts/smnist_probes.sh "fptt-k784-alpha0.1-lr0.003-stepnorm"    # some of them
 #
-# Set SMNIST=path/to/smnist to use a prebuilt binary (else it is built); the MNIST files come
+# SEEDS="42 1 2" repeats every variant on those seeds (default 42; other seeds add -seedS to the
+# file name). Set SMNIST=path/to/smnist to use a prebuilt binary (else it is built); the MNIST files come
 # from $BURN_FPTT_MNIST, else data/mnist (scripts/fetch_mnist.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,22 +30,25 @@ fi
 out=results/probes
 mkdir -p "$out"
 run() {
-    local name=$1
+    local name=$1 seed=$2
     local file="$out/smnist3200-$name"
+    [ "$seed" = 42 ] || file="$file-seed$seed"
     [ -s "$file.json" ] && return 0
     # shellcheck disable=SC2086
     MATMUL_NUM_THREADS=1 "$SMNIST" --train-limit 3200 --test-limit 1000 --hidden 64 --layers 1 \
-        --batch 64 --seed 42 --epochs 1 --alpha 0.1 --lr 3e-3 ${variants[$name]} \
+        --batch 64 --seed "$seed" --epochs 1 --alpha 0.1 --lr 3e-3 ${variants[$name]} \
         > "$file.json.partial" 2> "$file.log"
     mv "$file.json.partial" "$file.json"
 }
 running=0
-for name in $names; do
-    run "$name" &
-    running=$((running + 1))
-    if [ "$running" -ge 2 ]; then
-        wait -n
-        running=$((running - 1))
-    fi
+for seed in ${SEEDS:-42}; do
+    for name in $names; do
+        run "$name" "$seed" &
+        running=$((running + 1))
+        if [ "$running" -ge 2 ]; then
+            wait -n
+            running=$((running - 1))
+        fi
+    done
 done
 wait

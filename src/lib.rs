@@ -33,6 +33,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod fptt;
+pub mod functional;
 mod fused;
 #[cfg(feature = "wgpu")]
 pub mod launches;
