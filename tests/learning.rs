@@ -41,8 +41,8 @@ fn digit_rows(seed: u64) -> (SequenceSet, SequenceSet) {
 /// chunk-end loss, the quickstart's default) is within 1 point of BPTT's and no FPTT run falls
 /// below 0.94. One seed alone is not a fair test: single runs move by 2-3 points with the
 /// rounding of a product (359 test digits, one digit is 0.28 points), in both directions. The
-/// four-seed gap measured 0.7 points (RESULTS.md, digits ablations); a broken FPTT falls far
-/// below.
+/// four-seed gap measured 0.7 points, 0.42 over twelve seeds (RESULTS.md, digits ablations); a
+/// broken FPTT falls far below.
 #[test]
 fn fptt_matches_bptt_on_the_digits() {
     let _serial = serial();

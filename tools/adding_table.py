@@ -17,12 +17,14 @@ def tail(r):
 
 
 def loss(r):
-    """Marks for runs with the chunk-end loss or the fixed-threshold neuron."""
+    """Marks for runs with the chunk-end loss, the fixed-threshold neuron or a learning-rate step."""
     marks = []
     if r.get("loss") == "ChunkEnds":
         marks.append("chunk ends")
     if r.get("adaptation") == 0:
         marks.append(f"threshold {r['threshold']}, no adaptation")
+    if r.get("lr_step_iterations"):
+        marks.append(f"lr x {r['lr_gamma']} every {r['lr_step_iterations']} it.")
     return f" ({'; '.join(marks)})" if marks else ""
 
 
