@@ -81,19 +81,10 @@ impl StepModel for DigitNet {
 
 impl SpikingModel for DigitNet {
     fn spiking_layers(&self) -> Vec<SpikingLayer> {
-        let (h1, h2) = (self.ltc1.d_hidden(), self.ltc2.d_hidden());
+        // Each layer's spikes drive the next layer and its own recurrent matrix.
         vec![
-            // ltc1's spikes drive ltc2's input and ltc1's recurrent matrix.
-            SpikingLayer {
-                name: "ltc1".into(),
-                neurons: h1,
-                fan_out: h2 + h1,
-            },
-            SpikingLayer {
-                name: "ltc2".into(),
-                neurons: h2,
-                fan_out: self.readout.d_output() + h2,
-            },
+            self.ltc1.spiking_layer("ltc1", self.ltc2.d_hidden()),
+            self.ltc2.spiking_layer("ltc2", self.readout.d_output()),
         ]
     }
 

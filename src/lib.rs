@@ -202,7 +202,7 @@ pub mod prelude {
     pub use crate::neuron::{
         AdaptiveState, Alif, AlifConfig, AlifState, Gate, InitialMembrane, LeakyReadout,
         LeakyReadoutConfig, Lif, LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig,
-        LtcState, ReadoutState, ResetMode,
+        LtcState, ReadoutState, ResetMode, SpikingCell,
     };
     pub use crate::norm::{StepBatchNorm, StepBatchNormConfig};
     pub use crate::optim::{Adamax, AdamaxConfig};

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 use crate::error::{ConfigError, check};
 use crate::neuron::{
     InitialMembrane, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState,
-    ResetMode,
+    ResetMode, SpikingCell,
 };
 use crate::step::{SpikingLayer, SpikingModel, StepModel};
 use crate::surrogate::Surrogate;
@@ -190,23 +190,14 @@ impl StepModel for SpikingClassifier {
 
 impl SpikingModel for SpikingClassifier {
     fn spiking_layers(&self) -> Vec<SpikingLayer> {
-        let widths: Vec<usize> = self.layers.iter().map(Ltc::d_hidden).collect();
         let classes = self.readout.d_output();
-        widths
+        self.layers
             .iter()
             .enumerate()
-            .map(|(i, &neurons)| {
-                let next = widths.get(i + 1).copied().unwrap_or(classes);
-                let recurrent = if self.layers[i].recurrent.is_some() {
-                    neurons
-                } else {
-                    0
-                };
-                SpikingLayer {
-                    name: format!("ltc{}", i + 1),
-                    neurons,
-                    fan_out: next + recurrent,
-                }
+            .map(|(i, layer)| {
+                // A spike reaches the next layer (or the readout) and, if recurrent, its own layer.
+                let next = self.layers.get(i + 1).map_or(classes, Ltc::d_hidden);
+                layer.spiking_layer(format!("ltc{}", i + 1), next)
             })
             .collect()
     }
@@ -325,18 +316,8 @@ impl StepModel for SpikingRegressor {
 
 impl SpikingModel for SpikingRegressor {
     fn spiking_layers(&self) -> Vec<SpikingLayer> {
-        let neurons = self.ltc.d_hidden();
-        let recurrent = if self.ltc.recurrent.is_some() {
-            neurons
-        } else {
-            0
-        };
-        vec![SpikingLayer {
-            name: "ltc1".to_string(),
-            neurons,
-            // A spike drives only the recurrent matrix: the readout reads the membrane.
-            fan_out: recurrent,
-        }]
+        // A spike drives only the recurrent matrix: the readout reads the membrane.
+        vec![self.ltc.spiking_layer("ltc1", 0)]
     }
 
     fn spikes(&self, state: &LtcState) -> Vec<Tensor<2>> {

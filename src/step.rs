@@ -111,7 +111,7 @@ pub trait StepModel: Module {
         let [batch, time, _] = x.dims();
         assert!(time >= 1, "StepModel::run: the input has 0 time steps");
         let state = state.unwrap_or_else(|| self.init_state(batch, &x.device()));
-        crate::neuron::scan(x, state, |x_t, state| self.step(x_t, state))
+        scan(x, state, |x_t, state| self.step(x_t, state))
     }
 }
 
@@ -150,4 +150,29 @@ pub trait SpikingModel: StepModel {
     /// The spikes (`[batch, neurons]`, 0 or 1) of the last step in `state`, one tensor per
     /// layer of [`spiking_layers`](Self::spiking_layers), in the same order.
     fn spikes(&self, state: &Self::State) -> Vec<Tensor<2>>;
+}
+
+/// Step `t` of `x` (`[batch, time, width]`), as `[batch, width]`.
+pub(crate) fn time_step(x: &Tensor<3>, t: usize) -> Tensor<2> {
+    let [batch, _, width] = x.dims();
+    x.clone()
+        .slice([0..batch, t..t + 1, 0..width])
+        .reshape([batch, width])
+}
+
+/// Runs `step` over every time step of `x` (`[batch, time, width]`), stacking the outputs along
+/// time: `[batch, time, out]`.
+pub(crate) fn scan<S>(
+    x: Tensor<3>,
+    mut state: S,
+    mut step: impl FnMut(Tensor<2>, S) -> (Tensor<2>, S),
+) -> (Tensor<3>, S) {
+    let time = x.dims()[1];
+    let mut outputs = Vec::with_capacity(time);
+    for t in 0..time {
+        let (out, next) = step(time_step(&x, t), state);
+        outputs.push(out);
+        state = next;
+    }
+    (Tensor::stack(outputs, 1), state)
 }

@@ -12,8 +12,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use super::error::TrainError;
 use super::stats::BatchStats;
 use crate::checkpoint::{CheckpointError, Progress};
-use crate::neuron::time_step;
 use crate::rule::{LearningRule, LossSum, StepContext};
+use crate::step::time_step;
 use crate::step::{Detach, StepModel};
 use crate::task::{BatchError, SequenceBatch, StepLoss, StepTarget, Targets};
 

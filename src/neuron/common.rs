@@ -180,28 +180,3 @@ pub(crate) fn check_state(layer: &str, name: &str, state: &Tensor<2>, batch: usi
         "{layer}: state `{name}` must be [batch = {batch}, hidden = {hidden}] to match the input, got {dims:?}"
     );
 }
-
-/// Step `t` of `x` (`[batch, time, width]`), as `[batch, width]`.
-pub(crate) fn time_step(x: &Tensor<3>, t: usize) -> Tensor<2> {
-    let [batch, _, width] = x.dims();
-    x.clone()
-        .slice([0..batch, t..t + 1, 0..width])
-        .reshape([batch, width])
-}
-
-/// Runs `step` over every time step of `x` (`[batch, time, width]`), stacking the outputs along
-/// time: `[batch, time, out]`.
-pub(crate) fn scan<S>(
-    x: Tensor<3>,
-    mut state: S,
-    mut step: impl FnMut(Tensor<2>, S) -> (Tensor<2>, S),
-) -> (Tensor<3>, S) {
-    let time = x.dims()[1];
-    let mut outputs = Vec::with_capacity(time);
-    for t in 0..time {
-        let (out, next) = step(time_step(&x, t), state);
-        outputs.push(out);
-        state = next;
-    }
-    (Tensor::stack(outputs, 1), state)
-}

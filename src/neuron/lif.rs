@@ -5,9 +5,9 @@ use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
+use super::cell::SpikingCell;
 use super::common::{
-    AdaptiveState, InitialMembrane, LifState, ResetMode, check_sequence_input, check_state,
-    check_step_input, decay, fire, linear, reset, scan,
+    AdaptiveState, InitialMembrane, LifState, ResetMode, decay, fire, linear, linear_step, reset,
 };
 use crate::error::{ConfigError, check};
 use crate::surrogate::Surrogate;
@@ -43,16 +43,10 @@ fn projections(
     (input, recurrent)
 }
 
-/// `W_x x (+ W_r s)`.
-fn current(
-    input: &Linear,
-    recurrent: &Option<Linear>,
-    x: Tensor<2>,
-    spikes: &Tensor<2>,
-) -> Tensor<2> {
-    let current = input.forward(x);
+/// `I + W_r s` when the layer is recurrent.
+fn add_recurrent(current: Tensor<2>, recurrent: &Option<Linear>, spikes: &Tensor<2>) -> Tensor<2> {
     match recurrent {
-        Some(recurrent) => current + recurrent.forward(spikes.clone()),
+        Some(recurrent) => current + linear_step(recurrent, spikes.clone()),
         None => current,
     }
 }
@@ -179,16 +173,6 @@ impl LifConfig {
 }
 
 impl Lif {
-    /// Width of the input.
-    pub fn d_input(&self) -> usize {
-        self.input.weight.dims()[0]
-    }
-
-    /// Number of neurons.
-    pub fn d_hidden(&self) -> usize {
-        self.input.weight.dims()[1]
-    }
-
     /// A fresh state: membrane as configured, no spikes.
     pub fn init_state(&self, batch: usize, device: &Device) -> LifState {
         let h = self.d_hidden();
@@ -204,11 +188,46 @@ impl Lif {
     ///
     /// When `x` is not `[batch, d_input]` or the state is not `[batch, H]`.
     pub fn step(&self, x: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
-        check_step_input("Lif", &x, self.d_input());
-        let [batch, hidden] = [x.dims()[0], self.d_hidden()];
-        check_state("Lif", "membrane", &state.membrane, batch, hidden);
-        check_state("Lif", "spikes", &state.spikes, batch, hidden);
-        let current = current(&self.input, &self.recurrent, x, &state.spikes);
+        self.step_input(x, state)
+    }
+
+    /// A whole sequence `[batch, time, d_input]`; `None` starts from a fresh state.
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
+    pub fn forward(&self, x: Tensor<3>, state: Option<LifState>) -> (Tensor<3>, LifState) {
+        self.forward_sequence(x, state)
+    }
+}
+
+impl SpikingCell for Lif {
+    const NAME: &'static str = "Lif";
+    type State = LifState;
+
+    fn input(&self) -> &Linear {
+        &self.input
+    }
+
+    fn is_recurrent(&self) -> bool {
+        self.recurrent.is_some()
+    }
+
+    fn init_state(&self, batch: usize, device: &Device) -> LifState {
+        Lif::init_state(self, batch, device)
+    }
+
+    fn state_tensors(state: &LifState) -> Vec<(&'static str, &Tensor<2>)> {
+        vec![("membrane", &state.membrane), ("spikes", &state.spikes)]
+    }
+
+    fn spikes(state: &LifState) -> Tensor<2> {
+        state.spikes.clone()
+    }
+
+    fn step_current(&self, current: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
+        let [batch, hidden] = current.dims();
+        let current = add_recurrent(current, &self.recurrent, &state.spikes);
         // α u + (1 - α) I, written as I + α (u - I).
         let pre = current.clone() + decay(&self.tau_mem) * (state.membrane - current);
         let threshold = Tensor::full([batch, hidden], self.threshold, &pre.device());
@@ -219,17 +238,6 @@ impl Lif {
         );
         let membrane = reset(self.reset, pre, spikes.clone(), threshold);
         (spikes.clone(), LifState { membrane, spikes })
-    }
-
-    /// A whole sequence `[batch, time, d_input]`; `None` starts from a fresh state.
-    ///
-    /// # Panics
-    ///
-    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
-    pub fn forward(&self, x: Tensor<3>, state: Option<LifState>) -> (Tensor<3>, LifState) {
-        check_sequence_input("Lif", &x, self.d_input());
-        let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
-        scan(x, state, |x_t, state| self.step(x_t, state))
     }
 }
 
@@ -400,16 +408,6 @@ impl AlifConfig {
 }
 
 impl Alif {
-    /// Width of the input.
-    pub fn d_input(&self) -> usize {
-        self.input.weight.dims()[0]
-    }
-
-    /// Number of neurons.
-    pub fn d_hidden(&self) -> usize {
-        self.input.weight.dims()[1]
-    }
-
     /// A fresh state: membrane as configured, no spikes, no adaptation.
     pub fn init_state(&self, batch: usize, device: &Device) -> AdaptiveState {
         let h = self.d_hidden();
@@ -426,12 +424,53 @@ impl Alif {
     ///
     /// When `x` is not `[batch, d_input]` or the state is not `[batch, H]`.
     pub fn step(&self, x: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
-        check_step_input("Alif", &x, self.d_input());
-        let [batch, hidden] = [x.dims()[0], self.d_hidden()];
-        check_state("Alif", "membrane", &state.membrane, batch, hidden);
-        check_state("Alif", "spikes", &state.spikes, batch, hidden);
-        check_state("Alif", "adaptation", &state.adaptation, batch, hidden);
-        let current = current(&self.input, &self.recurrent, x, &state.spikes);
+        self.step_input(x, state)
+    }
+
+    /// A whole sequence `[batch, time, d_input]`; `None` starts from a fresh state.
+    ///
+    /// # Panics
+    ///
+    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        state: Option<AdaptiveState>,
+    ) -> (Tensor<3>, AdaptiveState) {
+        self.forward_sequence(x, state)
+    }
+}
+
+impl SpikingCell for Alif {
+    const NAME: &'static str = "Alif";
+    type State = AdaptiveState;
+
+    fn input(&self) -> &Linear {
+        &self.input
+    }
+
+    fn is_recurrent(&self) -> bool {
+        self.recurrent.is_some()
+    }
+
+    fn init_state(&self, batch: usize, device: &Device) -> AdaptiveState {
+        Alif::init_state(self, batch, device)
+    }
+
+    fn state_tensors(state: &AdaptiveState) -> Vec<(&'static str, &Tensor<2>)> {
+        vec![
+            ("membrane", &state.membrane),
+            ("spikes", &state.spikes),
+            ("adaptation", &state.adaptation),
+        ]
+    }
+
+    fn spikes(state: &AdaptiveState) -> Tensor<2> {
+        state.spikes.clone()
+    }
+
+    fn step_current(&self, current: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
+        let current = add_recurrent(current, &self.recurrent, &state.spikes);
         // ρ b + (1 - ρ) s, written as s + ρ (b - s).
         let adaptation =
             state.spikes.clone() + decay(&self.tau_adaptation) * (state.adaptation - state.spikes);
@@ -451,21 +490,6 @@ impl Alif {
                 adaptation,
             },
         )
-    }
-
-    /// A whole sequence `[batch, time, d_input]`; `None` starts from a fresh state.
-    ///
-    /// # Panics
-    ///
-    /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        state: Option<AdaptiveState>,
-    ) -> (Tensor<3>, AdaptiveState) {
-        check_sequence_input("Alif", &x, self.d_input());
-        let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
-        scan(x, state, |x_t, state| self.step(x_t, state))
     }
 }
 

@@ -6,10 +6,8 @@ use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
-use super::common::{
-    InitialMembrane, ResetMode, check_sequence_input, check_state, check_step_input, fire, linear,
-    linear_step, reset, scan,
-};
+use super::cell::SpikingCell;
+use super::common::{InitialMembrane, ResetMode, fire, linear, linear_step, reset};
 use super::gate::Gate;
 use crate::error::{ConfigError, check};
 use crate::norm::{StepBatchNorm, StepBatchNormConfig};
@@ -233,16 +231,6 @@ impl LtcConfig {
 }
 
 impl Ltc {
-    /// Width of the input.
-    pub fn d_input(&self) -> usize {
-        self.input.weight.dims()[0]
-    }
-
-    /// Number of neurons.
-    pub fn d_hidden(&self) -> usize {
-        self.input.weight.dims()[1]
-    }
-
     /// A fresh state for `batch` samples: `u` as configured, `s = 0`, `b = b0`, step 0.
     pub fn init_state(&self, batch: usize, device: &Device) -> LtcState {
         let h = self.d_hidden();
@@ -260,32 +248,51 @@ impl Ltc {
     ///
     /// When `x` is not `[batch, d_input]` or the state is not `[batch, H]`.
     pub fn step(&self, x: Tensor<2>, state: LtcState) -> (Tensor<2>, LtcState) {
-        check_step_input("Ltc", &x, self.d_input());
-        self.step_current(linear_step(&self.input, x), state)
+        self.step_input(x, state)
     }
 
     /// A whole sequence: `x` is `[batch, time, d_input]`; returns the spikes `[batch, time, H]` and
-    /// the final state. `None` starts from [`init_state`](Self::init_state).
+    /// the final state. `None` starts from [`init_state`](Self::init_state). The inputs of every
+    /// step are projected with one matrix product before the time loop.
     ///
     /// # Panics
     ///
     /// When `x` is not `[batch, time >= 1, d_input]` or the state is not `[batch, H]`.
     pub fn forward(&self, x: Tensor<3>, state: Option<LtcState>) -> (Tensor<3>, LtcState) {
-        check_sequence_input("Ltc", &x, self.d_input());
-        let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
-        // The input projection of every step in one matrix product.
-        let currents = self.input.forward(x);
-        scan(currents, state, |current, state| {
-            self.step_current(current, state)
-        })
+        self.forward_sequence(x, state)
+    }
+}
+
+impl SpikingCell for Ltc {
+    const NAME: &'static str = "Ltc";
+    type State = LtcState;
+
+    fn input(&self) -> &Linear {
+        &self.input
     }
 
-    /// One step from the feed-forward current `W_x x_t + bias`.
+    fn is_recurrent(&self) -> bool {
+        self.recurrent.is_some()
+    }
+
+    fn init_state(&self, batch: usize, device: &Device) -> LtcState {
+        Ltc::init_state(self, batch, device)
+    }
+
+    fn state_tensors(state: &LtcState) -> Vec<(&'static str, &Tensor<2>)> {
+        vec![
+            ("membrane", &state.membrane),
+            ("spikes", &state.spikes),
+            ("adaptation", &state.adaptation),
+        ]
+    }
+
+    fn spikes(state: &LtcState) -> Tensor<2> {
+        state.spikes.clone()
+    }
+
+    /// The LTC step from the feed-forward current `W_x x_t + bias` (see [`Ltc`]).
     fn step_current(&self, current: Tensor<2>, state: LtcState) -> (Tensor<2>, LtcState) {
-        let [batch, hidden] = current.dims();
-        check_state("Ltc", "membrane", &state.membrane, batch, hidden);
-        check_state("Ltc", "spikes", &state.spikes, batch, hidden);
-        check_state("Ltc", "adaptation", &state.adaptation, batch, hidden);
         let LtcState {
             membrane,
             spikes,

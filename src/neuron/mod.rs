@@ -3,12 +3,14 @@
 //! Every layer follows burn-nn's recurrent style: a `Config` with `init(&Device)`, a `step` for
 //! one time step and a `forward` over `[batch, time, features]`, the state passed in and out.
 
+mod cell;
 pub(crate) mod common;
 mod gate;
 mod lif;
 mod ltc;
 mod readout;
 
+pub use cell::SpikingCell;
 pub use common::{AdaptiveState, InitialMembrane, LifState, ResetMode};
 pub use gate::Gate;
 pub use lif::{Alif, AlifConfig, Lif, LifConfig};
@@ -17,5 +19,3 @@ pub use readout::{LeakyReadout, LeakyReadoutConfig, LtcReadout, LtcReadoutConfig
 
 /// The state of an [`Alif`] layer: membrane, last spikes and adaptation, each `[batch, hidden]`.
 pub type AlifState = AdaptiveState;
-
-pub(crate) use common::{scan, time_step};

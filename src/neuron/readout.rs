@@ -7,12 +7,12 @@ use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
 use super::common::{
-    check_sequence_input, check_state, check_step_input, decay, linear, linear_step, scan,
+    check_sequence_input, check_state, check_step_input, decay, linear, linear_step,
 };
 use super::gate::Gate;
 use crate::error::{ConfigError, check};
 use crate::norm::{StepBatchNorm, StepBatchNormConfig};
-use crate::step::Detach;
+use crate::step::{Detach, scan};
 
 /// The state of a readout: its potential `m`, `[batch, classes]`, which is also its output.
 #[derive(Debug, Clone)]

@@ -240,7 +240,7 @@ pub(crate) fn run_observing_spikes<M: SpikingModel>(
     let mut state = model.init_state(batch, &inputs.device());
     let mut scores = None;
     for t in 0..length {
-        let (out, next) = model.step(crate::neuron::time_step(inputs, t), state);
+        let (out, next) = model.step(crate::step::time_step(inputs, t), state);
         observe(model.spikes(&next));
         state = next;
         scores = Some(out);
