@@ -72,6 +72,62 @@ fn ndarray_and_wgpu_agree_on_values_and_gradients() {
     assert!(g_cpu.iter().any(|&g| g != 0.0));
 }
 
+/// The newer layers agree too: a current-based LIF and an LTC layer with per-step
+/// normalisation (batch statistics, autodiff), in values and in their weights' gradients.
+#[test]
+fn cuba_lif_and_normalised_ltc_agree_across_backends() {
+    let _serial = serial();
+    let run = |device: &Device| {
+        let mut cuba = CubaLifConfig::new(2, 3).init(device);
+        cuba.input = linear(WX, Some(BX), device);
+        cuba.recurrent = Some(linear(WR, None, device));
+        let tau = |values: [f64; 3]| {
+            burn::module::Param::from_tensor(Tensor::<1>::from_floats(values, device))
+        };
+        cuba.tau_syn = tau([2.0, 3.0, 4.0]);
+        cuba.tau_mem = tau([5.0, 8.0, 12.0]);
+        let ltc = reference_ltc(
+            LtcConfig::new(2, 3)
+                .with_step_norm(Some(5))
+                .with_initial_membrane(InitialMembrane::Zeros),
+            device,
+        );
+        let x = Tensor::<3>::from_floats(
+            [
+                [[1.0, 0.0], [0.5, 0.5], [2.0, -1.0], [0.0, 1.5], [1.0, 1.0]],
+                [[-1.0, 2.0], [0.0, 0.0], [1.5, 1.5], [0.3, -0.2], [2.0, 0.5]],
+                [[0.5, 1.0], [1.0, -0.5], [0.0, 2.0], [1.5, 0.5], [-0.5, 1.0]],
+            ],
+            device,
+        );
+        let (cuba_spikes, cuba_state) = cuba.forward(x.clone(), None);
+        let (ltc_spikes, ltc_state) = ltc.forward(x, None);
+        let grads = (cuba_state.current.clone().powi_scalar(2).sum()
+            + cuba_state.membrane.clone().sum()
+            + ltc_state.membrane.clone().powi_scalar(2).sum())
+        .backward();
+        let mut grad = values(cuba.input.weight.grad(&grads).unwrap());
+        grad.extend(values(cuba.tau_syn.grad(&grads).unwrap()));
+        grad.extend(values(ltc.input.weight.grad(&grads).unwrap()));
+        let mut spikes = values(cuba_spikes);
+        spikes.extend(values(ltc_spikes));
+        let mut state = values(cuba_state.current);
+        state.extend(values(cuba_state.membrane));
+        state.extend(values(ltc_state.membrane));
+        (spikes, state, grad)
+    };
+    let (s_cpu, u_cpu, g_cpu) = run(&device_by_name("ndarray").unwrap().autodiff());
+    let (s_gpu, u_gpu, g_gpu) = run(&device_by_name("wgpu").unwrap().autodiff());
+    assert_eq!(s_cpu, s_gpu, "spikes differ");
+    assert!(
+        s_cpu.contains(&1.0),
+        "no spike: the comparison would be weak"
+    );
+    assert_all_close("states", &u_cpu, &u_gpu, 1e-4);
+    assert_all_close("gradients", &g_cpu, &g_gpu, 1e-4);
+    assert!(g_cpu.iter().any(|&g| g != 0.0));
+}
+
 #[test]
 fn spike_surrogates_agree_across_backends() {
     let _serial = serial();

@@ -1,5 +1,6 @@
 //! A neuron written the way a user would, against the public API only: a current-based LIF
-//! (`CubaLif`: a synaptic current between the input and the membrane) as a [`SpikingCell`]. Its
+//! (a synaptic current between the input and the membrane) as a [`SpikingCell`], the library's
+//! `CubaLif` written again from the outside. Its
 //! definition is the state, a fresh state and one step; the sequence forward, the shape checks,
 //! `StepModel`, `SpikingModel` and training with FPTT come from the trait. Expected values:
 //! tools/reference_values.py (CUBA_*, numpy, float64).
@@ -17,7 +18,7 @@ use common::*;
 
 /// `i = a_s i + (1 - a_s) I`, `v' = a_m v + (1 - a_m) i`, `s = [v' > θ]`, `v = (1 - s) v'`.
 #[derive(Module, Debug)]
-struct CubaLif {
+struct UserCubaLif {
     input: Linear,
     synapse_decay: f64,
     membrane_decay: f64,
@@ -41,8 +42,8 @@ impl Detach for CubaState {
     }
 }
 
-impl SpikingCell for CubaLif {
-    const NAME: &'static str = "CubaLif";
+impl SpikingCell for UserCubaLif {
+    const NAME: &'static str = "UserCubaLif";
     type State = CubaState;
 
     fn input(&self) -> &Linear {
@@ -92,8 +93,8 @@ impl SpikingCell for CubaLif {
 
 // ---- the tests ----
 
-fn reference_cuba(device: &Device) -> CubaLif {
-    CubaLif {
+fn reference_cuba(device: &Device) -> UserCubaLif {
+    UserCubaLif {
         input: linear(WX, Some(BX), device),
         synapse_decay: 0.5,
         membrane_decay: 0.8,
@@ -128,6 +129,24 @@ fn a_user_cell_gets_the_sequence_forward_from_the_trait() {
     assert_close(state.membrane, CUBA_V, 1e-6);
 }
 
+/// The user's cell and the library's `CubaLif` with the same weights agree.
+#[test]
+fn a_user_cell_matches_the_library_layer() {
+    let device = default_device();
+    let user = reference_cuba(&device);
+    let mut library = CubaLifConfig::new(2, 3).with_recurrent(false).init(&device);
+    library.input = user.input.clone();
+    let tau = |decay: f64| {
+        burn::module::Param::from_tensor(Tensor::<1>::full([3], -1.0 / decay.ln(), &device))
+    };
+    library.tau_syn = tau(user.synapse_decay);
+    library.tau_mem = tau(user.membrane_decay);
+    let (a, state_a) = user.forward_sequence(inputs(&device), None);
+    let (b, state_b) = library.forward(inputs(&device), None);
+    assert_eq!(values(a), values(b));
+    assert_close(state_a.membrane, state_b.membrane.into_data(), 1e-6);
+}
+
 #[test]
 fn a_user_cell_is_a_step_model_and_a_spiking_model() {
     let device = default_device();
@@ -140,7 +159,7 @@ fn a_user_cell_is_a_step_model_and_a_spiking_model() {
     assert_eq!(
         layers,
         vec![SpikingLayer {
-            name: "CubaLif".into(),
+            name: "UserCubaLif".into(),
             neurons: 3,
             fan_out: 0
         }]
@@ -152,7 +171,7 @@ fn a_user_cell_is_a_step_model_and_a_spiking_model() {
 }
 
 #[test]
-#[should_panic(expected = "CubaLif")]
+#[should_panic(expected = "UserCubaLif")]
 fn a_user_cell_gets_shape_checks_that_name_it() {
     let device = default_device();
     let cell = reference_cuba(&device);

@@ -1,5 +1,5 @@
-//! Gradients through `Ltc::forward` and `LtcReadout::forward` against central finite
-//! differences, in float64, with the spike replaced by its smooth twin (the surrogate's
+//! Gradients through `Ltc::forward`, `LtcReadout::forward` and `CubaLif::forward` against
+//! central finite differences, in float64, with the spike replaced by its smooth twin (the surrogate's
 //! antiderivative) so that the loss is differentiable and its derivative is what autodiff
 //! computes. Runs on the ndarray or flex backend (float64 support).
 #![cfg(any(feature = "ndarray", feature = "flex"))]
@@ -211,6 +211,72 @@ fn check_gradients(surrogate: &Surrogate, step_norm: Option<usize>, device: &Dev
     );
 }
 
+/// A [`CubaLif`] with smooth spikes from `theta` = `[W_x (2x3), b (3), W_r (3x3), τ_s (3),
+/// τ_m (3)]`.
+fn build_cuba(theta: &[f64], device: &Device) -> CubaLif {
+    let mut cuba = CubaLifConfig::new(2, 3)
+        .with_smooth_spikes(true)
+        .init(device);
+    cuba.input = linear((&theta[0..6], &[2, 3]), Some((&theta[6..9], &[3])), device);
+    cuba.recurrent = Some(linear((&theta[9..18], &[3, 3]), None, device));
+    let param = |range: std::ops::Range<usize>| {
+        Param::from_tensor(tensor::<1>(&theta[range], &[3], device).require_grad())
+    };
+    cuba.tau_syn = param(18..21);
+    cuba.tau_mem = param(21..24);
+    cuba
+}
+
+/// Weighted spikes and final currents of a 5-step sequence through a [`CubaLif`].
+fn cuba_loss(cuba: &CubaLif, device: &Device) -> Tensor<1> {
+    let x: Vec<f64> = (0..20).map(|i| ((i * 7 % 11) as f64 - 3.0) / 2.0).collect();
+    let (spikes, state) = cuba.forward(tensor::<3>(&x, &[2, 5, 2], device), None);
+    let weights: Vec<f64> = (0..30).map(|i| ((i * 5 % 13) as f64 - 6.0) / 6.0).collect();
+    (spikes * tensor::<3>(&weights, &[2, 5, 3], device)).sum() + state.current.powi_scalar(2).sum()
+}
+
+/// The current-based LIF's gradients, time constants included, against central differences.
+fn check_cuba_gradients(device: &Device) {
+    let mut theta: Vec<f64> = (0..18)
+        .map(|i| ((i * 37 % 23) as f64 - 11.0) / 12.0)
+        .collect();
+    theta.extend([2.0, 3.5, 5.0, 4.0, 6.5, 9.0]); // τ_s, τ_m above the 1-step clamp
+    let cuba = build_cuba(&theta, device);
+    let grads = cuba_loss(&cuba, device).backward();
+    let mut analytic = values(cuba.input.weight.grad(&grads).unwrap());
+    analytic.extend(values(
+        cuba.input.bias.as_ref().unwrap().grad(&grads).unwrap(),
+    ));
+    let recurrent = cuba.recurrent.as_ref().unwrap();
+    analytic.extend(values(recurrent.weight.grad(&grads).unwrap()));
+    analytic.extend(values(cuba.tau_syn.grad(&grads).unwrap()));
+    analytic.extend(values(cuba.tau_mem.grad(&grads).unwrap()));
+    let loss_at = |theta: &[f64]| values(cuba_loss(&build_cuba(theta, device), device))[0];
+    let eps = 1e-6;
+    let mut worst: f64 = 0.0;
+    for i in 0..theta.len() {
+        let (mut plus, mut minus) = (theta.clone(), theta.clone());
+        plus[i] += eps;
+        minus[i] -= eps;
+        let numeric = (loss_at(&plus) - loss_at(&minus)) / (2.0 * eps);
+        let error = (analytic[i] - numeric).abs() / numeric.abs().max(1e-3);
+        worst = worst.max(error);
+        assert!(
+            error < 1e-3,
+            "CubaLif parameter {i}: autodiff {} vs finite difference {numeric}",
+            analytic[i]
+        );
+    }
+    assert!(
+        analytic[18..].iter().any(|g| g.abs() > 1e-3),
+        "{analytic:?}"
+    );
+    eprintln!(
+        "CubaLif: worst relative error {worst:e} over {} parameters",
+        theta.len()
+    );
+}
+
 #[test]
 fn gradients_match_central_differences_for_every_parameter() {
     let device = float64_device();
@@ -224,4 +290,5 @@ fn gradients_match_central_differences_for_every_parameter() {
     // Per-step normalisation of every drive, batch statistics over 4 samples: the gradient
     // flows through the batch mean and variance of each step.
     check_gradients(&Surrogate::multi_gaussian(), Some(6), &device);
+    check_cuba_gradients(&device);
 }

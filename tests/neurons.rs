@@ -319,6 +319,104 @@ fn readout_step_norm_standardises_the_drive() {
     assert_eq!(state.step, 1);
 }
 
+/// The reference current-based LIF: `W_x`, `b` (and `W_r`) of the LTC example, decays
+/// `α_s = 0.5`, `α_m = 0.8` (`τ = -1 / ln α`), threshold 0.1, hard reset, from rest.
+fn reference_cuba(recurrent: bool, device: &Device) -> CubaLif {
+    let mut cuba = CubaLifConfig::new(2, 3)
+        .with_recurrent(recurrent)
+        .init(device);
+    cuba.input = linear(WX, Some(BX), device);
+    if recurrent {
+        cuba.recurrent = Some(linear(WR, None, device));
+    }
+    let tau = |decay: f64| {
+        burn::module::Param::from_tensor(Tensor::<1>::full([3], -1.0 / decay.ln(), device))
+    };
+    cuba.tau_syn = tau(0.5);
+    cuba.tau_mem = tau(0.8);
+    cuba
+}
+
+fn cuba_inputs(device: &Device) -> Tensor<3> {
+    Tensor::from_floats(
+        [
+            [[1.0, 0.5], [2.0, 1.0], [0.0, 1.5]],
+            [[-0.5, 2.0], [1.5, 1.5], [3.0, 0.0]],
+        ],
+        device,
+    )
+}
+
+/// tools/reference_values.py, CUBA_* and CUBA_REC_*.
+#[test]
+fn cuba_lif_sequence() {
+    let device = default_device();
+    let (s, state) = reference_cuba(false, &device).forward(cuba_inputs(&device), None);
+    assert_close(
+        s,
+        [
+            [[0.0, 0.0, 0.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]],
+            [[0.0, 1.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0]],
+        ],
+        0.0,
+    );
+    assert_close(
+        state.current,
+        [[0.6125, 0.55625, -0.0125], [1.11875, -0.10625, 1.1125]],
+        TOL,
+    );
+    assert_close(
+        state.membrane,
+        [[0.0, 0.0, -0.0025], [0.0, -0.02125, 0.0]],
+        TOL,
+    );
+    let (s, state) = reference_cuba(true, &device).forward(cuba_inputs(&device), None);
+    assert_close(
+        s,
+        [
+            [[0.0, 0.0, 0.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]],
+            [[0.0, 1.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0]],
+        ],
+        0.0,
+    );
+    assert_close(
+        state.current,
+        [[0.5625, 0.50625, 0.5875], [1.66875, -0.28125, 1.1125]],
+        TOL,
+    );
+    assert_close(state.membrane, [[0.0, 0.0, 0.0], [0.0, -0.05625, 0.0]], TOL);
+}
+
+/// A saved CubaLif comes back with its time constants; the display names its settings; a
+/// state of the wrong width names the layer and the tensor.
+#[test]
+fn cuba_lif_records_display_and_shape_errors() {
+    let device = default_device();
+    let cuba = reference_cuba(true, &device);
+    let loaded = CubaLifConfig::new(2, 3)
+        .init(&device)
+        .load_record(cuba.clone().into_record());
+    assert_eq!(values(loaded.tau_syn.val()), values(cuba.tau_syn.val()));
+    let (a, _) = cuba.forward(cuba_inputs(&device), None);
+    let (b, _) = loaded.forward(cuba_inputs(&device), None);
+    assert_eq!(values(a), values(b));
+    let shown = format!("{cuba}");
+    assert!(
+        shown.contains("CubaLif") && shown.contains("d_hidden: 3") && shown.contains("params: 24"),
+        "{shown}"
+    );
+    let mut state = cuba.init_state(2, &device);
+    state.current = Tensor::zeros([2, 4], &device);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cuba.step(Tensor::zeros([2, 2], &device), state)
+    }));
+    let message = *result.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.contains("CubaLif") && message.contains("current"),
+        "{message}"
+    );
+}
+
 #[test]
 fn zero_adaptation_keeps_the_base_threshold() {
     let device = default_device();
@@ -614,6 +712,16 @@ fn invalid_configs_name_the_field_and_value() {
                 .validate(),
             "SpikingClassifierConfig.step_norm",
             "0",
+        ),
+        (
+            CubaLifConfig::new(2, 4).with_tau_syn(0.0).validate(),
+            "CubaLifConfig.tau_syn",
+            "0",
+        ),
+        (
+            CubaLifConfig::new(2, 4).with_tau_std(-1.0).validate(),
+            "CubaLifConfig.tau_std",
+            "-1",
         ),
         (
             LeakyReadoutConfig::new(4, 2).with_tau(f64::NAN).validate(),

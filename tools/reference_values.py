@@ -212,6 +212,16 @@ def main():
         v = (1 - s) * vp
         out.append(s)
     show("CUBA_SPIKES", np.stack(out, 1)); show("CUBA_I", i); show("CUBA_V", v)
+    print("# the same with the recurrent matrix W_r (I = x W_x + b + s W_r)")
+    i = np.zeros((2, 3)); v = np.zeros((2, 3)); s = np.zeros((2, 3)); out = []
+    for t in range(3):
+        i = 0.5 * i + 0.5 * (xs3[:, t] @ W["wx"] + W["bx"] + s @ Wr["wr"])
+        vp = 0.8 * v + 0.2 * i
+        MARGINS.append(np.abs(vp - 0.1).min())
+        s = (vp > 0.1).astype(float)
+        v = (1 - s) * vp
+        out.append(s)
+    show("CUBA_REC_SPIKES", np.stack(out, 1)); show("CUBA_REC_I", i); show("CUBA_REC_V", v)
     print("# smallest |u' - threshold| over all cases:", min(MARGINS))
     assert min(MARGINS) > 1e-3, "a spike decision is too close to its threshold for f32"
 

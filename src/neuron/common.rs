@@ -117,6 +117,54 @@ pub(crate) fn linear(
     layer
 }
 
+/// Learnable per-neuron time constants drawn from `N(mean, std)`.
+pub(crate) fn time_constants(
+    mean: f64,
+    std: f64,
+    size: usize,
+    device: &Device,
+) -> Param<Tensor<1>> {
+    Initializer::Normal { mean, std }.init([size], device)
+}
+
+/// The input and recurrent projections of a LIF-type layer.
+pub(crate) fn projections(
+    d_input: usize,
+    d_hidden: usize,
+    recurrent: bool,
+    device: &Device,
+) -> (Linear, Option<Linear>) {
+    let input = linear(
+        d_input,
+        d_hidden,
+        Initializer::XavierNormal { gain: 1.0 },
+        true,
+        device,
+    );
+    let recurrent = recurrent.then(|| {
+        linear(
+            d_hidden,
+            d_hidden,
+            Initializer::Orthogonal { gain: 1.0 },
+            false,
+            device,
+        )
+    });
+    (input, recurrent)
+}
+
+/// `I + W_r s` when the layer is recurrent.
+pub(crate) fn add_recurrent(
+    current: Tensor<2>,
+    recurrent: &Option<Linear>,
+    spikes: &Tensor<2>,
+) -> Tensor<2> {
+    match recurrent {
+        Some(recurrent) => current + linear_step(recurrent, spikes.clone()),
+        None => current,
+    }
+}
+
 /// Time constants are clamped to at least this many steps in the forward pass, so a learned
 /// time constant can never make a decay factor exceed 1 or vanish.
 pub(crate) const MIN_TIME_CONSTANT: f64 = 1.0;

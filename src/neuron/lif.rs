@@ -2,54 +2,16 @@
 
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
-use burn::nn::{Initializer, Linear};
+use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use super::cell::SpikingCell;
 use super::common::{
-    AdaptiveState, InitialMembrane, LifState, ResetMode, decay, fire, linear, linear_step, reset,
+    AdaptiveState, InitialMembrane, LifState, ResetMode, add_recurrent, decay, fire, projections,
+    reset, time_constants,
 };
 use crate::error::{ConfigError, check};
 use crate::surrogate::Surrogate;
-
-/// Learnable per-neuron time constants drawn from `N(mean, std)`.
-fn time_constants(mean: f64, std: f64, size: usize, device: &Device) -> Param<Tensor<1>> {
-    Initializer::Normal { mean, std }.init([size], device)
-}
-
-/// The input and recurrent projections of a LIF-type layer.
-fn projections(
-    d_input: usize,
-    d_hidden: usize,
-    recurrent: bool,
-    device: &Device,
-) -> (Linear, Option<Linear>) {
-    let input = linear(
-        d_input,
-        d_hidden,
-        Initializer::XavierNormal { gain: 1.0 },
-        true,
-        device,
-    );
-    let recurrent = recurrent.then(|| {
-        linear(
-            d_hidden,
-            d_hidden,
-            Initializer::Orthogonal { gain: 1.0 },
-            false,
-            device,
-        )
-    });
-    (input, recurrent)
-}
-
-/// `I + W_r s` when the layer is recurrent.
-fn add_recurrent(current: Tensor<2>, recurrent: &Option<Linear>, spikes: &Tensor<2>) -> Tensor<2> {
-    match recurrent {
-        Some(recurrent) => current + linear_step(recurrent, spikes.clone()),
-        None => current,
-    }
-}
 
 /// Configuration of a [`Lif`] layer.
 #[derive(Config, Debug)]

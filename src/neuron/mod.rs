@@ -5,6 +5,7 @@
 
 mod cell;
 pub(crate) mod common;
+mod cuba;
 mod gate;
 mod lif;
 mod ltc;
@@ -12,6 +13,7 @@ mod readout;
 
 pub use cell::SpikingCell;
 pub use common::{AdaptiveState, InitialMembrane, LifState, ResetMode};
+pub use cuba::{CubaLif, CubaLifConfig, CubaLifState};
 pub use gate::Gate;
 pub use lif::{Alif, AlifConfig, Lif, LifConfig};
 pub use ltc::{Ltc, LtcConfig, LtcState};
