@@ -4,6 +4,8 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use crate::error::{ConfigError, check};
+
 /// Cuts a recurrent state from the autodiff graph that produced it, keeping its values.
 ///
 /// FPTT detaches the state before every update, so no graph spans more than one chunk of time.
@@ -175,4 +177,40 @@ pub(crate) fn scan<S>(
         state = next;
     }
     (Tensor::stack(outputs, 1), state)
+}
+
+/// The chunk length of a rule that updates `updates` times per sequence of `length` steps
+/// (`None`: at every step): `T / K` rounded up, the last chunk possibly shorter.
+///
+/// # Errors
+///
+/// When `length` is 0, or `updates` is 0 or exceeds `length` (named as `field`).
+///
+/// ```
+/// use burn_fptt::rule::chunk_length_for_updates;
+///
+/// assert_eq!(chunk_length_for_updates(Some(8), 784, "K").unwrap(), 98);
+/// assert_eq!(chunk_length_for_updates(None, 784, "K").unwrap(), 1);
+/// assert!(chunk_length_for_updates(Some(10), 5, "K").is_err());
+/// ```
+pub fn chunk_length_for_updates(
+    updates: Option<usize>,
+    length: usize,
+    field: &str,
+) -> Result<usize, ConfigError> {
+    check::positive_size("sequence length T", length)?;
+    match updates {
+        None => Ok(1),
+        Some(k) => {
+            check::positive_size(field, k)?;
+            if k > length {
+                return Err(ConfigError::new(
+                    field,
+                    k,
+                    format!("must be at most the sequence length T = {length}"),
+                ));
+            }
+            Ok(length.div_ceil(k))
+        }
+    }
 }

@@ -107,7 +107,7 @@ impl FpttConfig {
     ///
     /// When `length` is 0 or `K > T`.
     pub fn chunk_length(&self, length: usize) -> Result<usize, ConfigError> {
-        crate::rule::chunk_length_for_updates(
+        crate::step::chunk_length_for_updates(
             self.updates_per_sequence,
             length,
             "FpttConfig.updates_per_sequence",

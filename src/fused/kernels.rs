@@ -1,8 +1,7 @@
 //! The fused loops on plain slices, in the floating-point operation order of the tensor forms
 //! they replace (`Fptt::regularise`, `Adamax`'s step, `Fptt::after_step`).
 
-use super::AdamaxScalars;
-use crate::surrogate::MultiGaussianTerms;
+use super::{AdamaxScalars, MultiGaussianTerms};
 
 /// Turns the task gradient in `gradient` into the regularised one, in place.
 pub(crate) fn regularised_gradient(

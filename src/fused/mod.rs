@@ -28,12 +28,51 @@ mod host;
 mod kernels;
 
 use burn::tensor::Tensor;
+use std::f64::consts::PI;
 
 use host::Buffer;
 
-use crate::surrogate::MultiGaussianTerms;
 use host::cpu_f32;
 pub(crate) use host::fuses;
+
+/// The constants of the multi-Gaussian's `g(v) = c (1+h)-bump − s (side bumps)`, shared by its
+/// tensor form and the fused CPU loop so that both use the same values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MultiGaussianTerms {
+    /// Standard deviation `l` of the central bump.
+    pub(crate) lens: f64,
+    /// Standard deviation `k l` of the side bumps.
+    pub(crate) wide: f64,
+    /// `γ (1 + h) / (√(2π) l)`, the central bump's factor.
+    pub(crate) centre_scale: f64,
+    /// `γ h / (√(2π) k l)`, the side bumps' factor.
+    pub(crate) sides_scale: f64,
+}
+
+impl MultiGaussianTerms {
+    pub(crate) fn new(lens: f64, scale: f64, height: f64, gamma: f64) -> Self {
+        let wide = scale * lens;
+        let norm = (2.0 * PI).sqrt();
+        Self {
+            lens,
+            wide,
+            centre_scale: gamma * (1.0 + height) / (norm * lens),
+            sides_scale: gamma * height / (norm * wide),
+        }
+    }
+
+    /// The factor `-1 / (2 sd²)` of a bump's exponent.
+    pub(crate) fn exponent_factor(sd: f64) -> f64 {
+        -1.0 / (2.0 * sd * sd)
+    }
+}
+
+/// `v g − detach(v g)`: adds `0` in the forward pass (NaN where `v g` is not finite) and the
+/// constant `slope` `g` to `ds/dv` in the backward pass.
+pub(crate) fn straight_through<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D> {
+    let linear = v * slope;
+    linear.clone() - linear.detach()
+}
 
 /// Calls a [`cell::CellOps`] method on the dispatch form of tensors the caller checked with
 /// [`cpu_f32`].
@@ -105,7 +144,7 @@ pub(crate) fn spike<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D>
         return cell_call!(spike(v, slope));
     }
     let step = v.clone().greater_elem(0.0).float();
-    step + crate::surrogate::straight_through(v, slope)
+    step + straight_through(v, slope)
 }
 
 /// The first-moment and infinity-norm state of one Adamax step, flattened.
