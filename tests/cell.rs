@@ -93,23 +93,13 @@ impl SpikingCell for UserCubaLif {
 
 // ---- the tests ----
 
-fn reference_cuba(device: &Device) -> UserCubaLif {
+fn reference_user_cuba(device: &Device) -> UserCubaLif {
     UserCubaLif {
         input: linear(WX, Some(BX), device),
         synapse_decay: 0.5,
         membrane_decay: 0.8,
         threshold: 0.1,
     }
-}
-
-fn inputs(device: &Device) -> Tensor<3> {
-    Tensor::from_floats(
-        [
-            [[1.0, 0.5], [2.0, 1.0], [0.0, 1.5]],
-            [[-0.5, 2.0], [1.5, 1.5], [3.0, 0.0]],
-        ],
-        device,
-    )
 }
 
 const CUBA_SPIKES: [[[f64; 3]; 3]; 2] = [
@@ -122,8 +112,8 @@ const CUBA_V: [[f64; 3]; 2] = [[0.0, 0.0, -0.0025], [0.0, -0.02125, 0.0]];
 #[test]
 fn a_user_cell_gets_the_sequence_forward_from_the_trait() {
     let device = default_device();
-    let cell = reference_cuba(&device);
-    let (spikes, state) = cell.forward_sequence(inputs(&device), None);
+    let cell = reference_user_cuba(&device);
+    let (spikes, state) = cell.forward_sequence(cuba_inputs(&device), None);
     assert_close(spikes, CUBA_SPIKES, 0.0);
     assert_close(state.current, CUBA_I, 1e-6);
     assert_close(state.membrane, CUBA_V, 1e-6);
@@ -133,16 +123,11 @@ fn a_user_cell_gets_the_sequence_forward_from_the_trait() {
 #[test]
 fn a_user_cell_matches_the_library_layer() {
     let device = default_device();
-    let user = reference_cuba(&device);
-    let mut library = CubaLifConfig::new(2, 3).with_recurrent(false).init(&device);
-    library.input = user.input.clone();
-    let tau = |decay: f64| {
-        burn::module::Param::from_tensor(Tensor::<1>::full([3], -1.0 / decay.ln(), &device))
-    };
-    library.tau_syn = tau(user.synapse_decay);
-    library.tau_mem = tau(user.membrane_decay);
-    let (a, state_a) = user.forward_sequence(inputs(&device), None);
-    let (b, state_b) = library.forward(inputs(&device), None);
+    let user = reference_user_cuba(&device);
+    // The same weights and decays, 0.5 and 0.8.
+    let library = reference_cuba_lif(false, &device);
+    let (a, state_a) = user.forward_sequence(cuba_inputs(&device), None);
+    let (b, state_b) = library.forward(cuba_inputs(&device), None);
     assert_eq!(values(a), values(b));
     assert_close(state_a.membrane, state_b.membrane.into_data(), 1e-6);
 }
@@ -150,9 +135,9 @@ fn a_user_cell_matches_the_library_layer() {
 #[test]
 fn a_user_cell_is_a_step_model_and_a_spiking_model() {
     let device = default_device();
-    let cell = reference_cuba(&device);
+    let cell = reference_user_cuba(&device);
     // StepModel::run steps through the raw inputs one by one: the same values as the forward.
-    let (spikes, state) = cell.run(inputs(&device), None);
+    let (spikes, state) = cell.run(cuba_inputs(&device), None);
     assert_close(spikes, CUBA_SPIKES, 0.0);
     assert_close(state.current.clone(), CUBA_I, 1e-6);
     let layers = cell.spiking_layers();
@@ -174,7 +159,7 @@ fn a_user_cell_is_a_step_model_and_a_spiking_model() {
 #[should_panic(expected = "UserCubaLif")]
 fn a_user_cell_gets_shape_checks_that_name_it() {
     let device = default_device();
-    let cell = reference_cuba(&device);
+    let cell = reference_user_cuba(&device);
     let mut state = SpikingCell::init_state(&cell, 2, &device);
     state.current = Tensor::zeros([2, 5], &device);
     cell.step_input(Tensor::zeros([2, 2], &device), state);
@@ -185,7 +170,7 @@ fn a_user_cell_gets_shape_checks_that_name_it() {
 #[test]
 fn a_user_cell_trains_with_fptt() {
     let device = default_device().autodiff();
-    let cell = reference_cuba(&device);
+    let cell = reference_user_cuba(&device);
     let before = values(cell.input.weight.val());
     let classes = Tensor::<1, Int>::from_ints([0, 2], &device);
     let mut learner = SequenceLearner::new(
@@ -195,7 +180,7 @@ fn a_user_cell_trains_with_fptt() {
         FpttConfig::new().with_updates_per_sequence(Some(3)),
     )
     .unwrap();
-    let stats = learner.train_batch(inputs(&device), classes).unwrap();
+    let stats = learner.train_batch(cuba_inputs(&device), classes).unwrap();
     assert_eq!(learner.updates(), 3);
     assert!(stats.loss.is_finite());
     assert_ne!(values(learner.model().input.weight.val()), before);

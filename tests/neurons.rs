@@ -319,39 +319,11 @@ fn readout_step_norm_standardises_the_drive() {
     assert_eq!(state.step, 1);
 }
 
-/// The reference current-based LIF: `W_x`, `b` (and `W_r`) of the LTC example, decays
-/// `α_s = 0.5`, `α_m = 0.8` (`τ = -1 / ln α`), threshold 0.1, hard reset, from rest.
-fn reference_cuba(recurrent: bool, device: &Device) -> CubaLif {
-    let mut cuba = CubaLifConfig::new(2, 3)
-        .with_recurrent(recurrent)
-        .init(device);
-    cuba.input = linear(WX, Some(BX), device);
-    if recurrent {
-        cuba.recurrent = Some(linear(WR, None, device));
-    }
-    let tau = |decay: f64| {
-        burn::module::Param::from_tensor(Tensor::<1>::full([3], -1.0 / decay.ln(), device))
-    };
-    cuba.tau_syn = tau(0.5);
-    cuba.tau_mem = tau(0.8);
-    cuba
-}
-
-fn cuba_inputs(device: &Device) -> Tensor<3> {
-    Tensor::from_floats(
-        [
-            [[1.0, 0.5], [2.0, 1.0], [0.0, 1.5]],
-            [[-0.5, 2.0], [1.5, 1.5], [3.0, 0.0]],
-        ],
-        device,
-    )
-}
-
 /// tools/reference_values.py, CUBA_* and CUBA_REC_*.
 #[test]
 fn cuba_lif_sequence() {
     let device = default_device();
-    let (s, state) = reference_cuba(false, &device).forward(cuba_inputs(&device), None);
+    let (s, state) = reference_cuba_lif(false, &device).forward(cuba_inputs(&device), None);
     assert_close(
         s,
         [
@@ -370,7 +342,7 @@ fn cuba_lif_sequence() {
         [[0.0, 0.0, -0.0025], [0.0, -0.02125, 0.0]],
         TOL,
     );
-    let (s, state) = reference_cuba(true, &device).forward(cuba_inputs(&device), None);
+    let (s, state) = reference_cuba_lif(true, &device).forward(cuba_inputs(&device), None);
     assert_close(
         s,
         [
@@ -392,7 +364,7 @@ fn cuba_lif_sequence() {
 #[test]
 fn cuba_lif_records_display_and_shape_errors() {
     let device = default_device();
-    let cuba = reference_cuba(true, &device);
+    let cuba = reference_cuba_lif(true, &device);
     let loaded = CubaLifConfig::new(2, 3)
         .init(&device)
         .load_record(cuba.clone().into_record());

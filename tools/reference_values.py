@@ -203,25 +203,26 @@ def main():
     print("# current-based LIF (tests/cell.rs): i = a_s i + (1 - a_s) (x W_x + b),")
     print("# v' = a_m v + (1 - a_m) i, s = [v' > 0.1], v = (1 - s) v'; a_s = 0.5, a_m = 0.8")
     xs3 = np.array([[[1.0, 0.5], [2.0, 1.0], [0.0, 1.5]], [[-0.5, 2.0], [1.5, 1.5], [3.0, 0.0]]])
-    i = np.zeros((2, 3)); v = np.zeros((2, 3)); out = []
-    for t in range(3):
-        i = 0.5 * i + 0.5 * (xs3[:, t] @ W["wx"] + W["bx"])
-        vp = 0.8 * v + 0.2 * i
-        MARGINS.append(np.abs(vp - 0.1).min())
-        s = (vp > 0.1).astype(float)
-        v = (1 - s) * vp
-        out.append(s)
-    show("CUBA_SPIKES", np.stack(out, 1)); show("CUBA_I", i); show("CUBA_V", v)
+
+    def cuba(wr=None):
+        i = np.zeros((2, 3)); v = np.zeros((2, 3)); s = np.zeros((2, 3)); out = []
+        for t in range(3):
+            drive = xs3[:, t] @ W["wx"] + W["bx"]
+            if wr is not None:
+                drive = drive + s @ wr
+            i = 0.5 * i + 0.5 * drive
+            vp = 0.8 * v + 0.2 * i
+            MARGINS.append(np.abs(vp - 0.1).min())
+            s = (vp > 0.1).astype(float)
+            v = (1 - s) * vp
+            out.append(s)
+        return np.stack(out, 1), i, v
+
+    spikes, i, v = cuba()
+    show("CUBA_SPIKES", spikes); show("CUBA_I", i); show("CUBA_V", v)
     print("# the same with the recurrent matrix W_r (I = x W_x + b + s W_r)")
-    i = np.zeros((2, 3)); v = np.zeros((2, 3)); s = np.zeros((2, 3)); out = []
-    for t in range(3):
-        i = 0.5 * i + 0.5 * (xs3[:, t] @ W["wx"] + W["bx"] + s @ Wr["wr"])
-        vp = 0.8 * v + 0.2 * i
-        MARGINS.append(np.abs(vp - 0.1).min())
-        s = (vp > 0.1).astype(float)
-        v = (1 - s) * vp
-        out.append(s)
-    show("CUBA_REC_SPIKES", np.stack(out, 1)); show("CUBA_REC_I", i); show("CUBA_REC_V", v)
+    spikes, i, v = cuba(Wr["wr"])
+    show("CUBA_REC_SPIKES", spikes); show("CUBA_REC_I", i); show("CUBA_REC_V", v)
     print("# smallest |u' - threshold| over all cases:", min(MARGINS))
     assert min(MARGINS) > 1e-3, "a spike decision is too close to its threshold for f32"
 

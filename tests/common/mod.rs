@@ -69,6 +69,34 @@ pub fn reference_ltc(config: LtcConfig, device: &Device) -> Ltc {
     ltc
 }
 
+/// The reference current-based LIF (tools/reference_values.py, CUBA_*): `W_x`, `b` (and `W_r`)
+/// of the LTC example, decays `α_s = 0.5`, `α_m = 0.8` (`τ = -1 / ln α`), threshold 0.1, hard
+/// reset, from rest.
+pub fn reference_cuba_lif(recurrent: bool, device: &Device) -> CubaLif {
+    let mut cuba = CubaLifConfig::new(2, 3)
+        .with_recurrent(recurrent)
+        .init(device);
+    cuba.input = linear(WX, Some(BX), device);
+    if recurrent {
+        cuba.recurrent = Some(linear(WR, None, device));
+    }
+    let tau = |decay: f64| Param::from_tensor(Tensor::<1>::full([3], -1.0 / decay.ln(), device));
+    cuba.tau_syn = tau(0.5);
+    cuba.tau_mem = tau(0.8);
+    cuba
+}
+
+/// The CUBA_* inputs: batch 2, 3 steps, 2 features.
+pub fn cuba_inputs(device: &Device) -> Tensor<3> {
+    Tensor::from_floats(
+        [
+            [[1.0, 0.5], [2.0, 1.0], [0.0, 1.5]],
+            [[-0.5, 2.0], [1.5, 1.5], [3.0, 0.0]],
+        ],
+        device,
+    )
+}
+
 // The readout example: 3 inputs, 2 classes.
 pub const WO: [[f64; 2]; 3] = [[0.5, -0.2], [0.3, 0.8], [-0.6, 0.4]];
 pub const BO: [f64; 2] = [0.1, 0.0];
