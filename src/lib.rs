@@ -43,6 +43,7 @@ mod math;
 pub mod memory;
 pub mod model;
 pub mod neuron;
+pub mod nir;
 pub mod norm;
 pub mod optim;
 pub mod rule;
