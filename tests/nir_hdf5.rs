@@ -76,8 +76,8 @@ fn a_file_written_by_snntorch_reads_with_its_values() {
     };
     // β_0 = 0.8 and β_1 = 0.8 + 0.15 / 11 in float32, as snnTorch stores them.
     let beta = [0.8f32 as f64, (0.8f32 + 0.15f32 / 11.0) as f64];
-    for j in 0..2 {
-        let expected_tau = 1e-4 / (1.0 - beta[j]);
+    for (j, beta) in beta.iter().enumerate() {
+        let expected_tau = 1e-4 / (1.0 - beta);
         assert!(
             (tau.data[j] - expected_tau).abs() < 1e-9,
             "tau[{j}] = {}",

@@ -1,10 +1,15 @@
 //! Sequence data: an in-memory labelled set with batching, the bundled digits, MNIST as IDX,
-//! and the adding problem's generator.
+//! the adding problem's generator, and event data (N-MNIST; SHD and SSC with the `hdf5`
+//! feature) binned into sequences.
 
 pub mod adding;
 pub mod digits;
+pub mod events;
 pub mod idx;
+pub mod nmnist;
 mod sequences;
+#[cfg(feature = "hdf5")]
+pub mod shd;
 
 pub use idx::IdxError;
 pub use sequences::SequenceSet;
