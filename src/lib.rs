@@ -201,9 +201,10 @@ pub mod prelude {
         SpikingClassifier, SpikingClassifierConfig, SpikingRegressor, SpikingRegressorConfig,
     };
     pub use crate::neuron::{
-        AdaptiveState, Alif, AlifConfig, AlifState, CubaLif, CubaLifConfig, CubaLifState, Gate,
-        InitialMembrane, LeakyReadout, LeakyReadoutConfig, Lif, LifConfig, LifState, Ltc,
-        LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState, ResetMode, SpikingCell,
+        AdaptiveState, Alif, AlifConfig, AlifState, ConvLtc, ConvLtcConfig, ConvLtcState, CubaLif,
+        CubaLifConfig, CubaLifState, Gate, InitialMembrane, LeakyReadout, LeakyReadoutConfig, Lif,
+        LifConfig, LifState, Ltc, LtcConfig, LtcReadout, LtcReadoutConfig, LtcState, ReadoutState,
+        ResetMode, SpikingCell,
     };
     pub use crate::norm::{StepBatchNorm, StepBatchNormConfig};
     pub use crate::optim::{Adamax, AdamaxConfig};

@@ -190,3 +190,31 @@ fn launches_are_counted_on_wgpu_only_and_the_adapter_is_named() {
         assert!(gpu_adapter.software, "{gpu_adapter:?}");
     }
 }
+
+/// The convolutional LTC layer (both convolutions, the pooling) agrees in spikes, membranes
+/// and its kernels' gradients.
+#[test]
+fn conv_ltc_agrees_across_backends() {
+    let _serial = serial();
+    let run = |device: &Device, pooled: bool| {
+        let conv = reference_conv(pooled, device);
+        let x = reference_conv_input(pooled, device).repeat_dim(0, 2);
+        let (spikes, state) = conv.forward(x, None);
+        let grads = state.membrane.clone().powi_scalar(2).sum().backward();
+        let mut grad = values(conv.input.weight.grad(&grads).unwrap());
+        grad.extend(values(conv.membrane_gate.weight.grad(&grads).unwrap()));
+        (values(spikes), values(state.membrane), grad)
+    };
+    for pooled in [false, true] {
+        let (s_cpu, u_cpu, g_cpu) = run(&device_by_name("ndarray").unwrap().autodiff(), pooled);
+        let (s_gpu, u_gpu, g_gpu) = run(&device_by_name("wgpu").unwrap().autodiff(), pooled);
+        assert_eq!(s_cpu, s_gpu, "spikes differ (pooled: {pooled})");
+        assert!(
+            s_cpu.contains(&1.0),
+            "no spike: the comparison would be weak"
+        );
+        assert_all_close("membrane", &u_cpu, &u_gpu, 1e-4);
+        assert_all_close("gradients", &g_cpu, &g_gpu, 1e-4);
+        assert!(g_cpu.iter().any(|&g| g != 0.0));
+    }
+}

@@ -1,4 +1,5 @@
-//! Gradients through `Ltc::forward`, `LtcReadout::forward` and `CubaLif::forward` against
+//! Gradients through `Ltc::forward`, `LtcReadout::forward`, `CubaLif::forward` and
+//! `ConvLtc::forward` against
 //! central finite differences, in float64, with the spike replaced by its smooth twin (the surrogate's
 //! antiderivative) so that the loss is differentiable and its derivative is what autodiff
 //! computes. Runs on the ndarray or flex backend (float64 support).
@@ -277,6 +278,79 @@ fn check_cuba_gradients(device: &Device) {
     );
 }
 
+fn build_conv(theta: &[f64], device: &Device) -> ConvLtc {
+    let mut conv = ConvLtcConfig::new(1, 2, 4, 4)
+        .with_pool(Some(2))
+        .with_smooth_spikes(true)
+        .init(device);
+    let param = |range: std::ops::Range<usize>, shape: &[usize]| {
+        tensor::<1>(&theta[range], &[shape.iter().product()], device)
+    };
+    conv.input.weight =
+        Param::from_tensor(param(0..18, &[18]).reshape([2, 1, 3, 3]).require_grad());
+    conv.input.bias = Some(Param::from_tensor(param(18..20, &[2]).require_grad()));
+    conv.membrane_gate.weight =
+        Param::from_tensor(param(20..56, &[36]).reshape([2, 2, 3, 3]).require_grad());
+    conv.membrane_gate.bias = Some(Param::from_tensor(param(56..58, &[2]).require_grad()));
+    conv
+}
+
+/// Weighted spikes and final membranes of a 3-step sequence of 2 samples through a pooled
+/// [`ConvLtc`].
+fn conv_loss(conv: &ConvLtc, device: &Device) -> Tensor<1> {
+    let x: Vec<f64> = (0..96).map(|i| ((i * 7 % 11) as f64 - 4.0) / 2.0).collect();
+    let (spikes, state) = conv.forward(tensor::<3>(&x, &[2, 3, 16], device), None);
+    let weights: Vec<f64> = (0..48).map(|i| ((i * 5 % 13) as f64 - 6.0) / 6.0).collect();
+    (spikes * tensor::<3>(&weights, &[2, 3, 8], device)).sum() + state.membrane.powi_scalar(2).sum()
+}
+
+/// The convolutional LTC layer's gradients (both convolutions, through the pooling) against
+/// central differences.
+fn check_conv_gradients(device: &Device) {
+    let theta: Vec<f64> = (0..58)
+        .map(|i| ((i * 37 % 23) as f64 - 11.0) / 15.0)
+        .collect();
+    let conv = build_conv(&theta, device);
+    let grads = conv_loss(&conv, device).backward();
+    let mut analytic = values(conv.input.weight.grad(&grads).unwrap());
+    analytic.extend(values(
+        conv.input.bias.as_ref().unwrap().grad(&grads).unwrap(),
+    ));
+    analytic.extend(values(conv.membrane_gate.weight.grad(&grads).unwrap()));
+    analytic.extend(values(
+        conv.membrane_gate
+            .bias
+            .as_ref()
+            .unwrap()
+            .grad(&grads)
+            .unwrap(),
+    ));
+    let loss_at = |theta: &[f64]| values(conv_loss(&build_conv(theta, device), device))[0];
+    let eps = 1e-6;
+    let mut worst: f64 = 0.0;
+    for i in 0..theta.len() {
+        let (mut plus, mut minus) = (theta.clone(), theta.clone());
+        plus[i] += eps;
+        minus[i] -= eps;
+        let numeric = (loss_at(&plus) - loss_at(&minus)) / (2.0 * eps);
+        let error = (analytic[i] - numeric).abs() / numeric.abs().max(1e-3);
+        worst = worst.max(error);
+        assert!(
+            error < 1e-3,
+            "ConvLtc parameter {i}: autodiff {} vs finite difference {numeric}",
+            analytic[i]
+        );
+    }
+    assert!(
+        analytic[20..].iter().any(|g| g.abs() > 1e-3),
+        "the gate's gradient should not vanish: {analytic:?}"
+    );
+    eprintln!(
+        "ConvLtc: worst relative error {worst:e} over {} parameters",
+        theta.len()
+    );
+}
+
 #[test]
 fn gradients_match_central_differences_for_every_parameter() {
     let device = float64_device();
@@ -291,4 +365,5 @@ fn gradients_match_central_differences_for_every_parameter() {
     // flows through the batch mean and variance of each step.
     check_gradients(&Surrogate::multi_gaussian(), Some(6), &device);
     check_cuba_gradients(&device);
+    check_conv_gradients(&device);
 }

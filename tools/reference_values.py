@@ -330,7 +330,62 @@ def fptt_learner():
     show("LEARNER_TWO_BATCHES_W", W)
 
 
+def conv2d_same(x, w, b):
+    """Cross-correlation with zero padding k // 2 (PyTorch's and burn's conv2d): x [C_in, H, W],
+    w [C, C_in, k, k], b [C]."""
+    c, cin, k, _ = w.shape
+    p = k // 2
+    xp = np.pad(x, ((0, 0), (p, p), (p, p)))
+    h, wd = x.shape[1:]
+    out = np.zeros((c, h, wd))
+    for o in range(c):
+        for r in range(h):
+            for q in range(wd):
+                out[o, r, q] = (xp[:, r:r + k, q:q + k] * w[o]).sum() + b[o]
+    return out
+
+
+def conv_ltc_case(xs, wx, bx, wt, bt, pool):
+    """ConvLtc (tests/conv.rs): d = pool(W_x * x + b_x), g = sig(W_t * (d + u) + b_t),
+    u' = u + g (d - u), s = [u' > 0.5], u = (1 - s) u'. One sample, steps along xs."""
+    u = None
+    out = []
+    for x in xs:
+        d = conv2d_same(x, wx, bx)
+        if pool > 1:
+            c, h, w = d.shape
+            d = d.reshape(c, h // pool, pool, w // pool, pool).mean(axis=(2, 4))
+        if u is None:
+            u = np.zeros_like(d)
+        g = sig(conv2d_same(d + u, wt, bt))
+        up = u + g * (d - u)
+        MARGINS.append(np.abs(up - 0.5).min())
+        s = (up > 0.5).astype(float)
+        u = (1 - s) * up
+        out.append(s.reshape(-1))
+    return np.stack(out), u.reshape(-1)
+
+
+def conv_ltc():
+    print("# ConvLtc, 1 -> 2 channels on 3 x 3 frames, kernel 3, 3 steps (tests/conv.rs)")
+    wx = ((np.arange(18).reshape(2, 1, 3, 3) * 7 % 11) - 5.0) / 8.0
+    bx = np.array([0.1, -0.1])
+    wt = ((np.arange(36).reshape(2, 2, 3, 3) * 5 % 13) - 6.0) / 10.0
+    bt = np.array([0.0, 0.2])
+    xs = [((np.arange(9).reshape(1, 3, 3) * (t + 3) % 7) - 2.0) / 2.0 for t in range(3)]
+    spikes, u = conv_ltc_case(xs, wx, bx, wt, bt, 1)
+    show("CONV_SPIKES", spikes); show("CONV_U", u)
+    print("# pooled: 1 -> 1 channel on 4 x 4 frames, pool 2, 2 steps")
+    wx1 = wx[:1]; bx1 = np.array([0.3]); wt1 = wt[:1, :1]; bt1 = np.array([-0.1])
+    xs = [((np.arange(16).reshape(1, 4, 4) * (t + 2) % 5) - 1.0) / 1.5 for t in range(2)]
+    spikes, u = conv_ltc_case(xs, wx1, bx1, wt1, bt1, 2)
+    show("CONV_POOL_SPIKES", spikes); show("CONV_POOL_U", u)
+    print("# smallest |u' - threshold| over the ConvLtc cases:", min(MARGINS))
+    assert min(MARGINS) > 1e-3, "a spike decision is too close to its threshold for f32"
+
+
 if __name__ == "__main__":
     main()
     fptt_tiny()
+    conv_ltc()
     fptt_learner()

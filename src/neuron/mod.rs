@@ -5,6 +5,7 @@
 
 mod cell;
 pub(crate) mod common;
+mod conv;
 mod cuba;
 mod gate;
 mod lif;
@@ -13,6 +14,7 @@ mod readout;
 
 pub use cell::SpikingCell;
 pub use common::{AdaptiveState, InitialMembrane, LifState, ResetMode};
+pub use conv::{ConvLtc, ConvLtcConfig, ConvLtcState};
 pub use cuba::{CubaLif, CubaLifConfig, CubaLifState};
 pub use gate::Gate;
 pub use lif::{Alif, AlifConfig, Lif, LifConfig};

@@ -24,13 +24,14 @@ use super::graph::{NirArray, NirGraph, NirNode};
 use super::mapping::TimeMapping;
 use crate::neuron::common::MIN_TIME_CONSTANT;
 use crate::neuron::{
-    Alif, CubaLif, InitialMembrane, LeakyReadout, Lif, Ltc, LtcReadout, ResetMode, SpikingCell,
+    Alif, ConvLtc, CubaLif, InitialMembrane, LeakyReadout, Lif, Ltc, LtcReadout, ResetMode,
+    SpikingCell,
 };
 
 /// A layer that can be written as NIR nodes.
 ///
 /// Implemented by [`Lif`], [`CubaLif`], [`LeakyReadout`] and burn's [`Linear`]; [`Ltc`],
-/// [`Alif`] and [`LtcReadout`] implement it with an error, since NIR has no node for
+/// [`ConvLtc`], [`Alif`] and [`LtcReadout`] implement it with an error, since NIR has no node for
 /// input-dependent time constants or an adaptive threshold.
 pub trait ToNir {
     /// Writes the layer into `graph` under node names starting with `name`, fed by the node
@@ -430,4 +431,10 @@ no_nir_node!(
     "LtcReadout",
     "its time constant is computed from input and state at every step; NIR's LI has a fixed one",
     |l: &LtcReadout| (l.d_input(), l.d_output())
+);
+no_nir_node!(
+    ConvLtc,
+    "ConvLtc",
+    "its time constants are computed from input and state at every step; NIR's neurons have fixed ones",
+    |l: &ConvLtc| (l.d_input(), l.d_output())
 );

@@ -161,3 +161,66 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     );
     binary
 }
+
+// The ConvLtc example of tools/reference_values.py (conv_ltc).
+
+/// `((i * step % modulus) - shift) / scale` for i in 0..n, as the numpy reference builds its
+/// weights and inputs.
+pub fn pattern(n: usize, step: usize, modulus: usize, shift: f64, scale: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| ((i * step % modulus) as f64 - shift) / scale)
+        .collect()
+}
+
+fn tensor_from<const D: usize>(values: Vec<f64>, shape: [usize; D], device: &Device) -> Tensor<D> {
+    let n = values.len();
+    Tensor::<1>::from_data(TensorData::new(values, [n]), device).reshape(shape)
+}
+
+/// The reference layer: 1 -> 2 channels on 3 x 3 frames (or 1 -> 1 on 4 x 4, pooled by 2).
+pub fn reference_conv(pooled: bool, device: &Device) -> ConvLtc {
+    let (channels, side, pool) = if pooled {
+        (1, 4, Some(2))
+    } else {
+        (2, 3, None)
+    };
+    let mut conv = ConvLtcConfig::new(1, channels, side, side)
+        .with_pool(pool)
+        .init(device);
+    let wx = pattern(18, 7, 11, 5.0, 8.0);
+    let wt = pattern(36, 5, 13, 6.0, 10.0);
+    if pooled {
+        conv.input.weight = Param::from_tensor(tensor_from(wx[..9].to_vec(), [1, 1, 3, 3], device));
+        conv.input.bias = Some(Param::from_tensor(tensor_from(vec![0.3], [1], device)));
+        conv.membrane_gate.weight =
+            Param::from_tensor(tensor_from(wt[..9].to_vec(), [1, 1, 3, 3], device));
+        conv.membrane_gate.bias = Some(Param::from_tensor(tensor_from(vec![-0.1], [1], device)));
+    } else {
+        conv.input.weight = Param::from_tensor(tensor_from(wx, [2, 1, 3, 3], device));
+        conv.input.bias = Some(Param::from_tensor(tensor_from(
+            vec![0.1, -0.1],
+            [2],
+            device,
+        )));
+        conv.membrane_gate.weight = Param::from_tensor(tensor_from(wt, [2, 2, 3, 3], device));
+        conv.membrane_gate.bias =
+            Some(Param::from_tensor(tensor_from(vec![0.0, 0.2], [2], device)));
+    }
+    conv
+}
+
+/// The reference inputs: step t is `((i (t + 3) % 7) - 2) / 2` over 9 pixels (or
+/// `((i (t + 2) % 5) - 1) / 1.5` over 16 when pooled).
+pub fn reference_conv_input(pooled: bool, device: &Device) -> Tensor<3> {
+    let (pixels, steps) = if pooled { (16, 2) } else { (9, 3) };
+    let values: Vec<f64> = (0..steps)
+        .flat_map(|t| {
+            if pooled {
+                pattern(pixels, t + 2, 5, 1.0, 1.5)
+            } else {
+                pattern(pixels, t + 3, 7, 2.0, 2.0)
+            }
+        })
+        .collect();
+    tensor_from(values, [1, steps, pixels], device)
+}
