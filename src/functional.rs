@@ -1,4 +1,8 @@
-//! The operations the layers are built from, for neurons of your own.
+//! The operations the layers are built from, for neurons of your own, and each fixed-decay
+//! neuron's step as a pure function over tensors and a parameter struct (Norse's split:
+//! [`lif_step`], [`alif_step`], [`cuba_lif_step`], [`leaky_integrator_step`]; the layers are
+//! thin modules over them and give their own with `parameters()`). The LTC layers have no such
+//! function: their decays are computed at every step by gates, sub-modules with weights.
 //!
 //! Each is a plain function over tensors. On the CPU backends (ndarray, flex) in float32 each one
 //! is a single autodiff node with a hand-written backward pass and a fused loop or matrix
@@ -27,6 +31,10 @@
 
 use burn::tensor::Tensor;
 
+pub use crate::neuron::{
+    AlifParameters, CubaLifParameters, LifParameters, alif_step, cuba_lif_step,
+    leaky_integrator_step, lif_step,
+};
 pub use crate::surrogate::{smooth_spike, spike};
 
 /// `x W + b` for `x` `[batch, k]`, `W` `[k, n]` and `b` `[n]` (or no bias).

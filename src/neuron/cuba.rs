@@ -228,27 +228,74 @@ impl SpikingCell for CubaLif {
     }
 
     fn step_current(&self, drive: Tensor<2>, state: CubaLifState) -> (Tensor<2>, CubaLifState) {
-        let [batch, hidden] = drive.dims();
         let drive = add_recurrent(drive, &self.recurrent, &state.spikes);
-        // α_s i + (1 - α_s) I, written as I + α_s (i - I); the same for the membrane.
-        let current = drive.clone() + decay(&self.tau_syn) * (state.current - drive);
-        let pre = current.clone() + decay(&self.tau_mem) * (state.membrane - current.clone());
-        let threshold = Tensor::full([batch, hidden], self.threshold, &pre.device());
-        let spikes = fire(
-            pre.clone() - self.threshold,
-            &self.surrogate,
-            self.smooth_spikes,
-        );
-        let membrane = reset(self.reset, pre, spikes.clone(), threshold);
-        (
-            spikes.clone(),
-            CubaLifState {
-                current,
-                membrane,
-                spikes,
-            },
-        )
+        cuba_lif_step(drive, state, &self.parameters())
     }
+}
+
+/// What one [`cuba_lif_step`] needs besides the drive and the state.
+#[derive(Debug, Clone)]
+pub struct CubaLifParameters {
+    /// Per-neuron synaptic decay `α_s = exp(-1 / τ_s)`, `[1, H]`.
+    pub synaptic_decay: Tensor<2>,
+    /// Per-neuron membrane decay `α_m = exp(-1 / τ_m)`, `[1, H]`.
+    pub membrane_decay: Tensor<2>,
+    /// Firing threshold `θ`.
+    pub threshold: f64,
+    /// Membrane reset after a spike.
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    pub surrogate: Surrogate,
+    /// Emit the surrogate's smooth antiderivative instead of 0/1 spikes.
+    pub smooth_spikes: bool,
+}
+
+impl CubaLif {
+    /// The layer's [`CubaLifParameters`] (its decays from its time constants).
+    pub fn parameters(&self) -> CubaLifParameters {
+        CubaLifParameters {
+            synaptic_decay: decay(&self.tau_syn),
+            membrane_decay: decay(&self.tau_mem),
+            threshold: self.threshold,
+            reset: self.reset,
+            surrogate: self.surrogate.clone(),
+            smooth_spikes: self.smooth_spikes,
+        }
+    }
+}
+
+/// One current-based LIF step, a pure function ([`CubaLif`] is a thin module over it): from
+/// the total drive `I_t` (projection and recurrence added) and the state to the spikes and the
+/// next state.
+///
+/// ```text
+/// i_t = α_s i_{t-1} + (1 - α_s) I_t,   u'_t = α_m u_{t-1} + (1 - α_m) i_t
+/// s_t = spike(u'_t - θ),   u_t = (1 - s_t) u'_t
+/// ```
+pub fn cuba_lif_step(
+    drive: Tensor<2>,
+    state: CubaLifState,
+    params: &CubaLifParameters,
+) -> (Tensor<2>, CubaLifState) {
+    let [batch, hidden] = drive.dims();
+    // α_s i + (1 - α_s) I, written as I + α_s (i - I); the same for the membrane.
+    let current = drive.clone() + params.synaptic_decay.clone() * (state.current - drive);
+    let pre = current.clone() + params.membrane_decay.clone() * (state.membrane - current.clone());
+    let threshold = Tensor::full([batch, hidden], params.threshold, &pre.device());
+    let spikes = fire(
+        pre.clone() - params.threshold,
+        &params.surrogate,
+        params.smooth_spikes,
+    );
+    let membrane = reset(params.reset, pre, spikes.clone(), threshold);
+    (
+        spikes.clone(),
+        CubaLifState {
+            current,
+            membrane,
+            spikes,
+        },
+    )
 }
 
 impl ModuleDisplay for CubaLif {

@@ -188,19 +188,85 @@ impl SpikingCell for Lif {
     }
 
     fn step_current(&self, current: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
-        let [batch, hidden] = current.dims();
         let current = add_recurrent(current, &self.recurrent, &state.spikes);
-        // α u + (1 - α) I, written as I + α (u - I).
-        let pre = current.clone() + decay(&self.tau_mem) * (state.membrane - current);
-        let threshold = Tensor::full([batch, hidden], self.threshold, &pre.device());
-        let spikes = fire(
-            pre.clone() - self.threshold,
-            &self.surrogate,
-            self.smooth_spikes,
-        );
-        let membrane = reset(self.reset, pre, spikes.clone(), threshold);
-        (spikes.clone(), LifState { membrane, spikes })
+        lif_step(current, state, &self.parameters())
     }
+}
+
+/// What one [`lif_step`] needs besides the current and the state.
+#[derive(Debug, Clone)]
+pub struct LifParameters {
+    /// Per-neuron decay `α = exp(-1 / τ_m)`, `[1, H]` (or `[batch, H]`).
+    pub decay: Tensor<2>,
+    /// Firing threshold `θ`.
+    pub threshold: f64,
+    /// Membrane reset after a spike.
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    pub surrogate: Surrogate,
+    /// Emit the surrogate's smooth antiderivative instead of 0/1 spikes.
+    pub smooth_spikes: bool,
+}
+
+impl Lif {
+    /// The layer's [`LifParameters`] (its decays from its time constants).
+    pub fn parameters(&self) -> LifParameters {
+        LifParameters {
+            decay: decay(&self.tau_mem),
+            threshold: self.threshold,
+            reset: self.reset,
+            surrogate: self.surrogate.clone(),
+            smooth_spikes: self.smooth_spikes,
+        }
+    }
+}
+
+/// One leaky integrate-and-fire step, a pure function (Norse's split: [`Lif`] is a thin
+/// module over it): from the total input current `I_t` (`[batch, H]`, projection and recurrence
+/// already added) and the state to the spikes and the next state.
+///
+/// ```text
+/// u'_t = α u_{t-1} + (1 - α) I_t,   s_t = spike(u'_t - θ),   u_t = (1 - s_t) u'_t
+/// ```
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::functional::{LifParameters, lif_step};
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let params = LifParameters {
+///     decay: Tensor::from_floats([[0.5, 0.5]], &device),
+///     threshold: 1.0,
+///     reset: ResetMode::Hard,
+///     surrogate: Surrogate::multi_gaussian(),
+///     smooth_spikes: false,
+/// };
+/// let state = LifState {
+///     membrane: Tensor::from_floats([[1.0, 0.0]], &device),
+///     spikes: Tensor::zeros([1, 2], &device),
+/// };
+/// // u' = 0.5 u + 0.5 I: [0.5 + 1.5, 0 + 0.5] = [2, 0.5]; the first fires and resets to 0.
+/// let (spikes, state) = lif_step(Tensor::from_floats([[3.0, 1.0]], &device), state, &params);
+/// assert_eq!(spikes.into_data().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
+/// assert_eq!(state.membrane.into_data().to_vec::<f32>().unwrap(), vec![0.0, 0.5]);
+/// ```
+pub fn lif_step(
+    current: Tensor<2>,
+    state: LifState,
+    params: &LifParameters,
+) -> (Tensor<2>, LifState) {
+    let [batch, hidden] = current.dims();
+    // α u + (1 - α) I, written as I + α (u - I).
+    let pre = current.clone() + params.decay.clone() * (state.membrane - current);
+    let threshold = Tensor::full([batch, hidden], params.threshold, &pre.device());
+    let spikes = fire(
+        pre.clone() - params.threshold,
+        &params.surrogate,
+        params.smooth_spikes,
+    );
+    let membrane = reset(params.reset, pre, spikes.clone(), threshold);
+    (spikes.clone(), LifState { membrane, spikes })
 }
 
 impl ModuleDisplay for Lif {
@@ -433,26 +499,75 @@ impl SpikingCell for Alif {
 
     fn step_current(&self, current: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
         let current = add_recurrent(current, &self.recurrent, &state.spikes);
-        // ρ b + (1 - ρ) s, written as s + ρ (b - s).
-        let adaptation =
-            state.spikes.clone() + decay(&self.tau_adaptation) * (state.adaptation - state.spikes);
-        let threshold = adaptation.clone() * self.adaptation + self.base_threshold;
-        let pre = current.clone() + decay(&self.tau_mem) * (state.membrane - current);
-        let spikes = fire(
-            pre.clone() - threshold.clone(),
-            &self.surrogate,
-            self.smooth_spikes,
-        );
-        let membrane = reset(self.reset, pre, spikes.clone(), threshold);
-        (
-            spikes.clone(),
-            AdaptiveState {
-                membrane,
-                spikes,
-                adaptation,
-            },
-        )
+        alif_step(current, state, &self.parameters())
     }
+}
+
+/// What one [`alif_step`] needs besides the current and the state.
+#[derive(Debug, Clone)]
+pub struct AlifParameters {
+    /// Per-neuron membrane decay `α = exp(-1 / τ_m)`, `[1, H]`.
+    pub membrane_decay: Tensor<2>,
+    /// Per-neuron adaptation decay `ρ = exp(-1 / τ_a)`, `[1, H]`.
+    pub adaptation_decay: Tensor<2>,
+    /// Base threshold `b0`.
+    pub base_threshold: f64,
+    /// Adaptation strength `beta`.
+    pub adaptation: f64,
+    /// Membrane reset after a spike.
+    pub reset: ResetMode,
+    /// Surrogate derivative of the spike.
+    pub surrogate: Surrogate,
+    /// Emit the surrogate's smooth antiderivative instead of 0/1 spikes.
+    pub smooth_spikes: bool,
+}
+
+impl Alif {
+    /// The layer's [`AlifParameters`] (its decays from its time constants).
+    pub fn parameters(&self) -> AlifParameters {
+        AlifParameters {
+            membrane_decay: decay(&self.tau_mem),
+            adaptation_decay: decay(&self.tau_adaptation),
+            base_threshold: self.base_threshold,
+            adaptation: self.adaptation,
+            reset: self.reset,
+            surrogate: self.surrogate.clone(),
+            smooth_spikes: self.smooth_spikes,
+        }
+    }
+}
+
+/// One adaptive-threshold LIF step, a pure function ([`Alif`] is a thin module over it): from
+/// the total input current `I_t` and the state to the spikes and the next state.
+///
+/// ```text
+/// b_t = ρ b_{t-1} + (1 - ρ) s_{t-1},   θ_t = b0 + beta b_t
+/// u'_t = α u_{t-1} + (1 - α) I_t,      s_t = spike(u'_t - θ_t),   u_t = (1 - s_t) u'_t
+/// ```
+pub fn alif_step(
+    current: Tensor<2>,
+    state: AdaptiveState,
+    params: &AlifParameters,
+) -> (Tensor<2>, AdaptiveState) {
+    // ρ b + (1 - ρ) s, written as s + ρ (b - s).
+    let adaptation =
+        state.spikes.clone() + params.adaptation_decay.clone() * (state.adaptation - state.spikes);
+    let threshold = adaptation.clone() * params.adaptation + params.base_threshold;
+    let pre = current.clone() + params.membrane_decay.clone() * (state.membrane - current);
+    let spikes = fire(
+        pre.clone() - threshold.clone(),
+        &params.surrogate,
+        params.smooth_spikes,
+    );
+    let membrane = reset(params.reset, pre, spikes.clone(), threshold);
+    (
+        spikes.clone(),
+        AdaptiveState {
+            membrane,
+            spikes,
+            adaptation,
+        },
+    )
 }
 
 impl ModuleDisplay for Alif {

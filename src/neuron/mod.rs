@@ -15,11 +15,16 @@ mod readout;
 pub use cell::SpikingCell;
 pub use common::{AdaptiveState, InitialMembrane, LifState, ResetMode};
 pub use conv::{ConvLtc, ConvLtcConfig, ConvLtcState};
-pub use cuba::{CubaLif, CubaLifConfig, CubaLifState};
+pub use cuba::{CubaLif, CubaLifConfig, CubaLifParameters, CubaLifState, cuba_lif_step};
 pub use gate::Gate;
-pub use lif::{Alif, AlifConfig, Lif, LifConfig};
+pub use lif::{
+    Alif, AlifConfig, AlifParameters, Lif, LifConfig, LifParameters, alif_step, lif_step,
+};
 pub use ltc::{Ltc, LtcConfig, LtcState};
-pub use readout::{LeakyReadout, LeakyReadoutConfig, LtcReadout, LtcReadoutConfig, ReadoutState};
+pub use readout::{
+    LeakyReadout, LeakyReadoutConfig, LtcReadout, LtcReadoutConfig, ReadoutState,
+    leaky_integrator_step,
+};
 
 /// The state of an [`Alif`] layer: membrane, last spikes and adaptation, each `[batch, hidden]`.
 pub type AlifState = AdaptiveState;

@@ -333,17 +333,7 @@ impl LeakyReadout {
             x.dims()[0],
             self.d_output(),
         );
-        let drive = self.output.forward(x);
-        let keep = decay(&self.tau);
-        // k m + (1 - k) d, written as d + k (m - d).
-        let potential = drive.clone() + keep * (state.potential - drive);
-        (
-            potential.clone(),
-            ReadoutState {
-                potential,
-                step: state.step + 1,
-            },
-        )
+        leaky_integrator_step(self.output.forward(x), state, decay(&self.tau))
     }
 
     /// A whole sequence `[batch, time, d_input]`.
@@ -356,6 +346,39 @@ impl LeakyReadout {
         let state = state.unwrap_or_else(|| self.init_state(x.dims()[0], &x.device()));
         scan(x, state, |x_t, state| self.step(x_t, state))
     }
+}
+
+/// One leaky-integrator step, a pure function ([`LeakyReadout`] is a thin module over it):
+/// `m_t = k m_{t-1} + (1 - k) d_t` for the drive `d_t` (`[batch, C]`) and the per-output decay
+/// `k = exp(-1 / τ)` (`[1, C]`).
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::functional::leaky_integrator_step;
+/// use burn_fptt::prelude::*;
+///
+/// let device = default_device();
+/// let state = ReadoutState { potential: Tensor::from_floats([[2.0]], &device), step: 0 };
+/// let decay = Tensor::from_floats([[0.75]], &device);
+/// // 0.75 * 2 + 0.25 * 6 = 3.
+/// let (m, state) = leaky_integrator_step(Tensor::from_floats([[6.0]], &device), state, decay);
+/// assert_eq!(m.into_data().to_vec::<f32>().unwrap(), vec![3.0]);
+/// assert_eq!(state.step, 1);
+/// ```
+pub fn leaky_integrator_step(
+    drive: Tensor<2>,
+    state: ReadoutState,
+    decay: Tensor<2>,
+) -> (Tensor<2>, ReadoutState) {
+    // k m + (1 - k) d, written as d + k (m - d).
+    let potential = drive.clone() + decay * (state.potential - drive);
+    (
+        potential.clone(),
+        ReadoutState {
+            potential,
+            step: state.step + 1,
+        },
+    )
 }
 
 impl ModuleDisplay for LeakyReadout {
