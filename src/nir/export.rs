@@ -198,6 +198,38 @@ fn projection(graph: &mut NirGraph, name: &str, source: &str, linear: &Linear, g
     graph.add_edge(source, &fc);
 }
 
+/// A spiking layer's nodes: its input projection `name.fc` fed by `source`, the neurons
+/// `name.<suffix>` (`node`), and, when `recurrent`, `name.rec` looping back; returns the
+/// neurons' name.
+#[allow(clippy::too_many_arguments)]
+fn neuron_layer(
+    graph: &mut NirGraph,
+    name: &str,
+    source: &str,
+    suffix: &str,
+    input: &Linear,
+    recurrent: Option<&Linear>,
+    gain: &[f64],
+    node: NirNode,
+) -> String {
+    let neurons = format!("{name}.{suffix}");
+    projection(graph, name, source, input, gain);
+    graph.add_node(&neurons, node);
+    graph.add_edge(format!("{name}.fc"), &neurons);
+    recurrence(graph, name, &neurons, recurrent, gain);
+    neurons
+}
+
+/// NIR's `τ` for each decay.
+fn taus(time: &TimeMapping, decays: &[f64]) -> NirArray {
+    NirArray::vector(decays.iter().map(|&a| time.tau(a)).collect())
+}
+
+/// `1 / (1 - α)` for each decay: the `r` (or `w_in`) that undoes the gain moved into the weights.
+fn inverse_gains(decays: &[f64]) -> NirArray {
+    NirArray::vector(decays.iter().map(|a| 1.0 / (1.0 - a)).collect())
+}
+
 /// The recurrent projection as a `Linear` node `name.rec` from `neurons` back to them.
 fn recurrence(
     graph: &mut NirGraph,
@@ -262,22 +294,25 @@ impl ToNir for Lif {
         )?;
         let decay = decays(&self.tau_mem);
         let gain: Vec<f64> = decay.iter().map(|a| 1.0 - a).collect();
-        let neurons = format!("{name}.lif");
-        projection(graph, name, source, &self.input, &gain);
         let n = decay.len();
-        graph.add_node(
-            &neurons,
-            NirNode::Lif {
-                tau: NirArray::vector(decay.iter().map(|&a| time.tau(a)).collect()),
-                r: NirArray::vector(gain.iter().map(|g| 1.0 / g).collect()),
-                v_leak: NirArray::filled(n, 0.0),
-                v_threshold: NirArray::filled(n, self.threshold),
-                v_reset: NirArray::filled(n, 0.0),
-            },
-        );
-        graph.add_edge(format!("{name}.fc"), &neurons);
-        recurrence(graph, name, &neurons, self.recurrent.as_ref(), &gain);
-        Ok(neurons)
+        let node = NirNode::Lif {
+            tau: taus(time, &decay),
+            r: inverse_gains(&decay),
+            v_leak: NirArray::filled(n, 0.0),
+            v_threshold: NirArray::filled(n, self.threshold),
+            v_reset: NirArray::filled(n, 0.0),
+        };
+        let recurrent = self.recurrent.as_ref();
+        Ok(neuron_layer(
+            graph,
+            name,
+            source,
+            "lif",
+            &self.input,
+            recurrent,
+            &gain,
+            node,
+        ))
     }
 
     fn nir_widths(&self) -> (usize, usize) {
@@ -307,24 +342,27 @@ impl ToNir for CubaLif {
             .zip(&mem)
             .map(|(s, m)| (1.0 - s) * (1.0 - m))
             .collect();
-        let neurons = format!("{name}.cubalif");
-        projection(graph, name, source, &self.input, &gain);
         let n = mem.len();
-        graph.add_node(
-            &neurons,
-            NirNode::CubaLif {
-                tau_syn: NirArray::vector(syn.iter().map(|&a| time.tau(a)).collect()),
-                tau_mem: NirArray::vector(mem.iter().map(|&a| time.tau(a)).collect()),
-                r: NirArray::vector(mem.iter().map(|a| 1.0 / (1.0 - a)).collect()),
-                v_leak: NirArray::filled(n, 0.0),
-                v_threshold: NirArray::filled(n, self.threshold),
-                v_reset: NirArray::filled(n, 0.0),
-                w_in: NirArray::vector(syn.iter().map(|a| 1.0 / (1.0 - a)).collect()),
-            },
-        );
-        graph.add_edge(format!("{name}.fc"), &neurons);
-        recurrence(graph, name, &neurons, self.recurrent.as_ref(), &gain);
-        Ok(neurons)
+        let node = NirNode::CubaLif {
+            tau_syn: taus(time, &syn),
+            tau_mem: taus(time, &mem),
+            r: inverse_gains(&mem),
+            v_leak: NirArray::filled(n, 0.0),
+            v_threshold: NirArray::filled(n, self.threshold),
+            v_reset: NirArray::filled(n, 0.0),
+            w_in: inverse_gains(&syn),
+        };
+        let recurrent = self.recurrent.as_ref();
+        Ok(neuron_layer(
+            graph,
+            name,
+            source,
+            "cubalif",
+            &self.input,
+            recurrent,
+            &gain,
+            node,
+        ))
     }
 
     fn nir_widths(&self) -> (usize, usize) {
@@ -342,18 +380,21 @@ impl ToNir for LeakyReadout {
     ) -> Result<String, NirError> {
         let decay = decays(&self.tau);
         let gain: Vec<f64> = decay.iter().map(|k| 1.0 - k).collect();
-        let neurons = format!("{name}.li");
-        projection(graph, name, source, &self.output, &gain);
-        graph.add_node(
-            &neurons,
-            NirNode::Li {
-                tau: NirArray::vector(decay.iter().map(|&k| time.tau(k)).collect()),
-                r: NirArray::vector(gain.iter().map(|g| 1.0 / g).collect()),
-                v_leak: NirArray::filled(decay.len(), 0.0),
-            },
-        );
-        graph.add_edge(format!("{name}.fc"), &neurons);
-        Ok(neurons)
+        let node = NirNode::Li {
+            tau: taus(time, &decay),
+            r: inverse_gains(&decay),
+            v_leak: NirArray::filled(decay.len(), 0.0),
+        };
+        Ok(neuron_layer(
+            graph,
+            name,
+            source,
+            "li",
+            &self.output,
+            None,
+            &gain,
+            node,
+        ))
     }
 
     fn nir_widths(&self) -> (usize, usize) {

@@ -195,18 +195,14 @@ impl<'a> Walk<'a> {
         if !self.visited.insert(fc) {
             return Err(self.topology(fc, "the chain comes back to it".into()));
         }
-        let projection = match &graph.nodes[fc] {
-            NirNode::Affine { weight, bias } => (weight, Some(bias)),
-            NirNode::Linear { weight } => (weight, None),
-            other => {
-                return Err(self.topology(
-                    fc,
-                    format!(
-                        "a layer starts with an Affine or Linear node, this is {}",
-                        other.kind()
-                    ),
-                ));
-            }
+        let Some(projection) = as_projection(&graph.nodes[fc]) else {
+            return Err(self.topology(
+                fc,
+                format!(
+                    "a layer starts with an Affine or Linear node, this is {}",
+                    graph.nodes[fc].kind()
+                ),
+            ));
         };
         self.single_input(fc, from)?;
         let after = graph.successors(fc);
@@ -233,10 +229,8 @@ impl<'a> Walk<'a> {
         if recurrent.is_some() && matches!(node, NirNode::Li { .. }) {
             return Err(self.topology(neurons, "an LI node cannot feed itself back".into()));
         }
-        let rec = recurrent.map(|name| match &graph.nodes[name] {
-            NirNode::Affine { weight, bias } => (weight, Some(bias)),
-            NirNode::Linear { weight } => (weight, None),
-            _ => unreachable!("recurrent_projection checks the kind"),
+        let rec = recurrent.map(|name| {
+            as_projection(&graph.nodes[name]).expect("recurrent_projection checks the kind")
         });
         let layer = match node {
             NirNode::Lif {
@@ -322,7 +316,7 @@ impl<'a> Walk<'a> {
             let (name, node) = graph.nodes.get_key_value(feed).expect("validated edge");
             let loops_back =
                 graph.predecessors(feed) == [neurons] && graph.successors(feed) == [neurons];
-            let projection = matches!(node, NirNode::Affine { .. } | NirNode::Linear { .. });
+            let projection = as_projection(node).is_some();
             if recurrent.is_some() || !loops_back || !projection {
                 return Err(self.topology(
                     neurons,
@@ -365,6 +359,15 @@ impl<'a> Walk<'a> {
 }
 
 type Projection<'g> = (&'g NirArray, Option<&'g NirArray>);
+
+/// The weight and bias of an `Affine` or `Linear` node; `None` for any other node.
+fn as_projection(node: &NirNode) -> Option<Projection<'_>> {
+    match node {
+        NirNode::Affine { weight, bias } => Some((weight, Some(bias))),
+        NirNode::Linear { weight } => Some((weight, None)),
+        _ => None,
+    }
+}
 
 /// NIR's `[out, in]` weight as burn's `[in, out]`, row `j` scaled by `gain[j]`.
 fn burn_weight(weight: &NirArray, gain: &[f64], device: &Device) -> Param<Tensor<2>> {
