@@ -55,7 +55,7 @@ pub use crate::surrogate::{smooth_spike, spike};
 ///
 /// When the shapes do not chain (`x`'s columns against `W`'s rows, `b` against `W`'s columns).
 pub fn affine(x: Tensor<2>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor<2> {
-    crate::fused::affine(x, w, b)
+    crate::kernels::affine(x, w, b)
 }
 
 /// `x₁ W₁ + x₂ W₂ + b`: a product with the concatenation `[x₁ ; x₂]` without building it (the
@@ -84,7 +84,7 @@ pub fn affine_pair(
     w2: Tensor<2>,
     b: Option<Tensor<1>>,
 ) -> Tensor<2> {
-    crate::fused::affine_pair(x1, w1, x2, w2, b)
+    crate::kernels::affine_pair(x1, w1, x2, w2, b)
 }
 
 /// The logistic sigmoid `1 / (1 + e^(−z))`, computed in the tensor's own precision (burn's
@@ -103,7 +103,7 @@ pub fn affine_pair(
 /// assert!((y[0] - 0.5).abs() < 1e-7 && (y[1] - 2.0 / 3.0).abs() < 1e-6);
 /// ```
 pub fn logistic<const D: usize>(z: Tensor<D>) -> Tensor<D> {
-    crate::fused::logistic(z)
+    crate::kernels::logistic(z)
 }
 
 /// `a + w (b − a)`, that is `(1 − w) a + w b`, for tensors of one shape: the update of a leaky
@@ -125,5 +125,5 @@ pub fn logistic<const D: usize>(z: Tensor<D>) -> Tensor<D> {
 ///
 /// When the three shapes differ.
 pub fn blend<const D: usize>(a: Tensor<D>, b: Tensor<D>, w: Tensor<D>) -> Tensor<D> {
-    crate::fused::blend(a, b, w)
+    crate::kernels::blend(a, b, w)
 }

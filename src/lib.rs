@@ -34,7 +34,7 @@ pub mod data;
 pub mod error;
 pub mod fptt;
 pub mod functional;
-mod fused;
+mod kernels;
 #[cfg(feature = "wgpu")]
 pub mod launches;
 pub mod learner;

@@ -14,7 +14,7 @@ use burn::tensor::Tensor;
 use std::f64::consts::{PI, SQRT_2};
 
 use crate::error::{ConfigError, check};
-use crate::fused::{MultiGaussianTerms, straight_through};
+use crate::kernels::{MultiGaussianTerms, straight_through};
 
 /// The surrogate derivative `g(v)` used in place of `dH/dv`, with its parameters.
 ///
@@ -209,9 +209,9 @@ fn normal_cdf<const D: usize>(v: Tensor<D>, mean: f64, sd: f64) -> Tensor<D> {
         .mul_scalar(0.5)
 }
 
-/// `g(v)` as a constant. The multi-Gaussian on a CPU backend is one fused loop (three `exp` and a
-/// few products per element, against 17 tensor passes) that gives the tensor form's bits; every
-/// other case is the tensor form.
+/// `g(v)` as a constant. The multi-Gaussian, the method's surrogate, is one kernel per backend
+/// (three `exp` and a few products per element, against 17 tensor passes); the others are their
+/// tensor forms.
 fn slope<const D: usize>(v: &Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
     let constant = v.clone().detach();
     if let Surrogate::MultiGaussian {
@@ -221,16 +221,8 @@ fn slope<const D: usize>(v: &Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
         gamma,
     } = *surrogate
     {
-        let inner = constant.clone().inner();
-        if crate::fused::fuses(&inner) {
-            let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
-            let slope = crate::fused::multi_gaussian(inner, &terms);
-            return if v.is_autodiff() {
-                slope.autodiff()
-            } else {
-                slope
-            };
-        }
+        let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
+        return crate::kernels::multi_gaussian(constant, &terms);
     }
     surrogate.derivative(constant).detach()
 }
@@ -256,7 +248,7 @@ pub fn spike<const D: usize>(v: Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
         return v.greater_elem(0.0).float();
     }
     let slope = slope(&v, surrogate);
-    crate::fused::spike(v, slope)
+    crate::kernels::spike(v, slope)
 }
 
 /// The smooth twin of [`spike`]: the forward pass returns the surrogate's antiderivative

@@ -11,7 +11,7 @@ use burn::tensor::Tensor;
 
 use super::config::{FpttConfig, LambdaCorrection};
 use crate::error::ConfigError;
-use crate::fused;
+use crate::kernels;
 use crate::optim::{Factor, clip_by_squared_norm, clip_factor, scale};
 
 /// `W̄` and `λ` of one parameter tensor, flattened.
@@ -95,12 +95,9 @@ fn all_params<M: Module>(model: &M) -> HashMap<ParamId, Tensor<1>> {
 struct Regularise<'a> {
     params: &'a HashMap<ParamId, Averages>,
     grads: &'a mut GradientsParams,
-    alpha: f64,
-    lambda_scale: f64,
-    /// The squares summed on the host, by the fused updates.
-    host_squares: f64,
-    /// The squares summed on the device, by the tensor form.
-    device_squares: Option<Tensor<1>>,
+    terms: kernels::RegulariserTerms,
+    /// The running sum of squares, as the backend keeps it (see [`kernels::SquaredNorm`]).
+    squares: Option<Tensor<1>>,
 }
 
 impl ModuleVisitor for Regularise<'_> {
@@ -112,34 +109,15 @@ impl ModuleVisitor for Regularise<'_> {
         let dims = weight.dims();
         let weight = flat(weight);
         let task = self.grads.remove::<D>(param.id).map(flat);
-        let tensors = [
-            Some(&weight),
-            task.as_ref(),
-            Some(&averages.running_mean),
-            Some(&averages.multiplier),
-        ];
-        let grad = if tensors.into_iter().flatten().all(fused::fuses) {
-            let (grad, squares) = fused::regularised_gradient(
-                task,
-                &weight,
-                &averages.running_mean,
-                &averages.multiplier,
-                self.alpha,
-                self.lambda_scale,
-            );
-            self.host_squares += squares;
-            grad
-        } else {
-            let task = task.unwrap_or_else(|| weight.zeros_like());
-            let grad = task + (weight - averages.running_mean.clone()) * self.alpha
-                - averages.multiplier.clone() * self.lambda_scale;
-            let squares = grad.clone().square().sum();
-            self.device_squares = Some(match self.device_squares.take() {
-                Some(total) => total + squares,
-                None => squares,
-            });
-            grad
-        };
+        let (grad, squares) = kernels::regularised_gradient(
+            task,
+            &weight,
+            &averages.running_mean,
+            &averages.multiplier,
+            self.squares.take(),
+            self.terms,
+        );
+        self.squares = Some(squares);
         self.grads.register::<D>(param.id, grad.reshape(dims));
     }
 }
@@ -221,23 +199,23 @@ impl Fptt {
         let mut visitor = Regularise {
             params: &self.params,
             grads: &mut grads,
-            alpha: self.config.alpha,
-            lambda_scale: self.lambda_scale(),
-            host_squares: 0.0,
-            device_squares: None,
+            terms: kernels::RegulariserTerms {
+                alpha: self.config.alpha,
+                lambda_scale: self.lambda_scale(),
+            },
+            squares: None,
         };
         model.visit(&mut visitor);
-        let Some(max_norm) = self.config.clip_norm else {
+        let (Some(max_norm), Some(squares)) = (self.config.clip_norm, visitor.squares) else {
             return grads;
         };
-        match visitor.device_squares {
-            Some(squared) => {
-                let squared = squared + visitor.host_squares;
-                clip_by_squared_norm(model, &mut grads, squared, max_norm);
+        match kernels::SquaredNorm::of(squares) {
+            kernels::SquaredNorm::Device(squared) => {
+                clip_by_squared_norm(model, &mut grads, *squared, max_norm);
             }
-            // All fused: the norm is on the host already, and a factor of 1 needs no pass.
-            None => {
-                let factor = clip_factor(visitor.host_squares.sqrt(), max_norm);
+            // On the host already, and a factor of 1 needs no pass.
+            kernels::SquaredNorm::Host(squared) => {
+                let factor = clip_factor(squared.sqrt(), max_norm);
                 if factor < 1.0 {
                     scale(model, &mut grads, Factor::Host(factor));
                 }
@@ -298,7 +276,7 @@ impl Fptt {
     pub fn after_step<M: Module>(&mut self, model: &M) {
         let weights = trainable(model);
         let (alpha, beta) = (self.config.alpha, self.config.beta);
-        // Taken out of the map so that the fused update can write them in place.
+        // Taken out of the map so that the update can write them in place.
         for (id, averages) in std::mem::take(&mut self.params) {
             let Some(weight) = weights.get(&id) else {
                 self.params.insert(id, averages);
@@ -308,17 +286,8 @@ impl Fptt {
                 running_mean,
                 multiplier,
             } = averages;
-            let (running_mean, multiplier) = if [weight, &running_mean, &multiplier]
-                .into_iter()
-                .all(fused::fuses)
-            {
-                fused::after_step(weight, running_mean, multiplier, alpha, beta)
-            } else {
-                let multiplier = multiplier - (weight.clone() - running_mean.clone()) * alpha;
-                let running_mean = running_mean * (1.0 - beta) + weight.clone() * beta
-                    - multiplier.clone() * (beta / alpha);
-                (running_mean, multiplier)
-            };
+            let (running_mean, multiplier) =
+                kernels::after_step(weight, running_mean, multiplier, alpha, beta);
             self.params.insert(
                 id,
                 Averages {

@@ -182,7 +182,7 @@ pub(crate) fn decay(tau: &Param<Tensor<1>>) -> Tensor<2> {
 /// `linear` on one step's `[batch, d_input]`: one graph node on the CPU backends, where burn's
 /// `Linear::forward` records a product and a sum.
 pub(crate) fn linear_step(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
-    crate::fused::affine(x, linear.weight.val(), linear.bias.as_ref().map(Param::val))
+    crate::kernels::affine(x, linear.weight.val(), linear.bias.as_ref().map(Param::val))
 }
 
 /// Applies the reset rule to the pre-spike membrane `pre`, given the spikes and threshold.

@@ -101,7 +101,7 @@ impl Gate {
     ///
     /// When the widths do not match the weights or the batches differ.
     pub fn forward(&self, drive: Tensor<2>, state: Tensor<2>) -> Tensor<2> {
-        crate::fused::affine_pair(
+        crate::kernels::affine_pair(
             drive,
             self.drive_weight.val(),
             state,

@@ -1,6 +1,6 @@
 //! The liquid-time-constant (LTC) spiking layer.
 
-use crate::fused::blend;
+use crate::kernels::blend;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{Initializer, Linear};

@@ -1,6 +1,6 @@
 //! Non-spiking leaky-integrator readouts that turn spikes into class scores.
 
-use crate::fused::blend;
+use crate::kernels::blend;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};

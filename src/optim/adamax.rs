@@ -5,7 +5,7 @@ use burn::optim::decay::{WeightDecay, WeightDecayConfig};
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
-use crate::fused::{self, AdamaxBuffers, AdamaxScalars};
+use crate::kernels::{self, AdamaxBuffers, AdamaxScalars};
 
 /// Configuration of [`Adamax`]; the defaults are PyTorch's.
 ///
@@ -98,16 +98,22 @@ impl AdamaxConfig {
     }
 }
 
-impl Adamax {
-    /// The step as one fused loop on a CPU backend (see `crate::fused`): the same operations,
-    /// in the same order, as the tensor form in [`Optimizer::step`].
-    fn fused_step<const D: usize>(
+impl Optimizer for Adamax {
+    type State<const D: usize> = AdamaxState<D>;
+
+    /// The step as one kernel per backend (`crate::kernels`: a loop on the CPU backends, a
+    /// CubeCL kernel on wgpu, the tensor form elsewhere).
+    fn step<const D: usize>(
         &self,
         lr: LearningRate,
         tensor: Tensor<D>,
         grad: Tensor<D>,
-        state: Option<AdamaxState<D>>,
-    ) -> (Tensor<D>, Option<AdamaxState<D>>) {
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let grad = match &self.weight_decay {
+            Some(decay) => decay.transform(grad, tensor.clone()),
+            None => grad,
+        };
         let dims = tensor.dims();
         let n = tensor.shape().num_elements();
         let (time, moment, infinity_norm) = match state {
@@ -134,55 +140,13 @@ impl Adamax {
             moment,
             infinity_norm,
         };
-        let updated = fused::adamax_step(&grad.reshape([n]), buffers, time == 1, scalars);
+        let updated = kernels::adamax_step(&grad.reshape([n]), buffers, time == 1, scalars);
         (
             updated.weight.reshape(dims),
             Some(AdamaxState {
                 time,
                 moment: updated.moment.reshape(dims),
                 infinity_norm: updated.infinity_norm.reshape(dims),
-            }),
-        )
-    }
-}
-
-impl Optimizer for Adamax {
-    type State<const D: usize> = AdamaxState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: LearningRate,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let grad = match &self.weight_decay {
-            Some(decay) => decay.transform(grad, tensor.clone()),
-            None => grad,
-        };
-        let state_fuses = state
-            .as_ref()
-            .is_none_or(|state| fused::fuses(&state.moment) && fused::fuses(&state.infinity_norm));
-        if state_fuses && fused::fuses(&tensor) && fused::fuses(&grad) {
-            return self.fused_step(lr, tensor, grad, state);
-        }
-        let bound = grad.clone().abs() + self.epsilon;
-        let (time, moment, infinity_norm) = match state {
-            Some(state) => (
-                state.time + 1,
-                state.moment * self.beta_1 + grad * (1.0 - self.beta_1),
-                (state.infinity_norm * self.beta_2).max_pair(bound),
-            ),
-            None => (1, grad * (1.0 - self.beta_1), bound),
-        };
-        let step_size = lr / (1.0 - self.beta_1.powi(time as i32));
-        let tensor = tensor - moment.clone() / infinity_norm.clone() * step_size;
-        (
-            tensor,
-            Some(AdamaxState {
-                time,
-                moment,
-                infinity_norm,
             }),
         )
     }

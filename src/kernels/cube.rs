@@ -1,0 +1,533 @@
+//! The kernels on wgpu: CubeCL kernels for the cell's element-wise operations and their
+//! derivatives, the spike with its surrogate slope, and each parameter update, one launch each.
+//!
+//! Written with burn's tensor operations, each of these is a chain of element-wise kernels (the
+//! Adamax step alone is nine); here each reads its inputs once and writes its outputs once. The
+//! kernels follow the reference bodies operation for operation, in f32 or the tensors' own
+//! float type; a GPU compiler may still contract a product and a sum into a fused multiply-add,
+//! so the results match the reference to rounding rather than bit for bit.
+//!
+//! The matrix products stay burn's (tuned GEMMs); the affine maps add their bias rows in one
+//! kernel after them. With the `fusion` feature, burn fuses the reference bodies itself
+//! (`Fusion<CubeBackend>` takes the traits' default bodies), so these kernels serve plain wgpu.
+
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::backend::wgpu::{CubeBackend, CubeTensor};
+use burn::backend::{TensorMetadata, ops::FloatTensorOps, tensor::FloatTensor};
+use burn::tensor::{DType, Shape};
+use burn_cubecl::kernel::into_contiguous;
+use cubecl::client::Client;
+use cubecl::prelude::*;
+use cubecl::{CubeCount, CubeDim, calculate_cube_count_elemwise};
+
+use super::cell::{CellOps, reference as cell_reference};
+use super::update::{AdamaxScalars, MultiGaussianTerms, RegulariserTerms, UpdateOps};
+
+/// Units of the one cube that sums a parameter's squares (a power of two).
+const REDUCE_UNITS: u32 = 256;
+
+/// The exponent bits of an f32: all set for infinities and NaN.
+const EXPONENT_BITS: u32 = 0x7F80_0000;
+
+/// The bits of an f32 quiet NaN.
+const QUIET_NAN: u32 = 0x7FC0_0000;
+
+#[cube(launch)]
+fn logistic_kernel<F: Float>(z: &Tensor<F>, out: &mut Tensor<F>, #[define(F)] _dtype: ElemType) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    out[ABSOLUTE_POS] = F::new(1.0) / (F::exp(-z[ABSOLUTE_POS]) + F::new(1.0));
+}
+
+#[cube(launch)]
+fn blend_kernel<F: Float>(
+    a: &Tensor<F>,
+    b: &Tensor<F>,
+    w: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let start = a[ABSOLUTE_POS];
+    out[ABSOLUTE_POS] = start + w[ABSOLUTE_POS] * (b[ABSOLUTE_POS] - start);
+}
+
+/// The spike of an f32 membrane distance: `[v > 0]`, or NaN where `v g` is not finite (its
+/// exponent bits all ones). The test is on the bits because a shader compiler may assume
+/// that floats are finite and fold `x − x` to 0.
+#[cube(launch)]
+fn spike_kernel(v: &Tensor<f32>, slope: &Tensor<f32>, out: &mut Tensor<f32>) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let potential = v[ABSOLUTE_POS];
+    let linear = potential * slope[ABSOLUTE_POS];
+    let mut step = 0.0f32;
+    if potential > 0.0f32 {
+        step = 1.0f32;
+    }
+    if (u32::reinterpret(linear) & EXPONENT_BITS) == EXPONENT_BITS {
+        step = f32::reinterpret(QUIET_NAN);
+    }
+    out[ABSOLUTE_POS] = step;
+}
+
+#[cube(launch)]
+fn logistic_gradient_kernel<F: Float>(
+    y: &Tensor<F>,
+    g: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let rate = y[ABSOLUTE_POS];
+    out[ABSOLUTE_POS] = g[ABSOLUTE_POS] * (rate * (-rate + F::new(1.0)));
+}
+
+#[cube(launch)]
+fn blend_gradient_start_kernel<F: Float>(
+    g: &Tensor<F>,
+    w: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    out[ABSOLUTE_POS] = g[ABSOLUTE_POS] * (-w[ABSOLUTE_POS] + F::new(1.0));
+}
+
+#[cube(launch)]
+fn blend_gradient_fraction_kernel<F: Float>(
+    g: &Tensor<F>,
+    a: &Tensor<F>,
+    b: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    out[ABSOLUTE_POS] = g[ABSOLUTE_POS] * (b[ABSOLUTE_POS] - a[ABSOLUTE_POS]);
+}
+
+/// `(p₁ + p₂) + b` with the bias `b` `[n]` added to every row of the `[batch, n]` products.
+#[cube(launch)]
+fn add_pair_and_row_kernel<F: Float>(
+    first: &Tensor<F>,
+    second: &Tensor<F>,
+    bias: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let column = ABSOLUTE_POS % bias.len();
+    out[ABSOLUTE_POS] = (first[ABSOLUTE_POS] + second[ABSOLUTE_POS]) + bias[column];
+}
+
+/// FPTT's regularised gradient and its sum of squares, in one cube that strides over the
+/// parameter and sums its units' partial sums in shared memory; unit 0 writes the total, plus
+/// `earlier[0]` when `add_earlier` is 1.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn regularised_gradient_kernel<F: Float>(
+    task: &Tensor<F>,
+    weight: &Tensor<F>,
+    running_mean: &Tensor<F>,
+    multiplier: &Tensor<F>,
+    earlier: &Tensor<F>,
+    gradient: &mut Tensor<F>,
+    squares: &mut Tensor<F>,
+    alpha: f32,
+    lambda_scale: f32,
+    add_earlier: u32,
+    #[comptime] units: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let alpha = F::cast_from(alpha);
+    let lambda_scale = F::cast_from(lambda_scale);
+    let unit = UNIT_POS as usize;
+    let mut sum = F::new(0.0);
+    let mut index = unit;
+    while index < gradient.len() {
+        let pulled = task[index] + (weight[index] - running_mean[index]) * alpha;
+        let value = pulled - multiplier[index] * lambda_scale;
+        gradient[index] = value;
+        sum += value * value;
+        index += units;
+    }
+    let mut partial = Shared::new_slice(units);
+    partial[unit] = sum;
+    sync_cube();
+    let mut stride = (CUBE_DIM / 2) as usize;
+    while stride > 0 {
+        if unit < stride {
+            partial[unit] = partial[unit] + partial[unit + stride];
+        }
+        sync_cube();
+        stride /= 2;
+    }
+    if unit == 0 {
+        let mut total = partial[0];
+        if add_earlier == 1 {
+            total = earlier[0] + total;
+        }
+        squares[0] = total;
+    }
+}
+
+/// One Adamax step (see `super::loops::adamax_step`, whose order it follows).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn adamax_kernel<F: Float>(
+    grad: &Tensor<F>,
+    weight: &Tensor<F>,
+    moment: &Tensor<F>,
+    infinity_norm: &Tensor<F>,
+    weight_out: &mut Tensor<F>,
+    moment_out: &mut Tensor<F>,
+    infinity_norm_out: &mut Tensor<F>,
+    first: u32,
+    beta_1: f32,
+    keep_grad: f32,
+    beta_2: f32,
+    epsilon: f32,
+    step_size: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= weight_out.len() {
+        terminate!();
+    }
+    let g = grad[ABSOLUTE_POS];
+    let bound = F::abs(g) + F::cast_from(epsilon);
+    let kept = g * F::cast_from(keep_grad);
+    let mut m = kept;
+    let mut u = bound;
+    if first == 0 {
+        m = moment[ABSOLUTE_POS] * F::cast_from(beta_1) + kept;
+        u = F::max(infinity_norm[ABSOLUTE_POS] * F::cast_from(beta_2), bound);
+    }
+    moment_out[ABSOLUTE_POS] = m;
+    infinity_norm_out[ABSOLUTE_POS] = u;
+    weight_out[ABSOLUTE_POS] = weight[ABSOLUTE_POS] - (m / u) * F::cast_from(step_size);
+}
+
+/// FPTT's after-step update (see `super::loops::after_step`, whose order it follows).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn after_step_kernel<F: Float>(
+    weight: &Tensor<F>,
+    running_mean: &Tensor<F>,
+    multiplier: &Tensor<F>,
+    running_mean_out: &mut Tensor<F>,
+    multiplier_out: &mut Tensor<F>,
+    alpha: f32,
+    beta: f32,
+    keep: f32,
+    ratio: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= running_mean_out.len() {
+        terminate!();
+    }
+    let w = weight[ABSOLUTE_POS];
+    let mean = running_mean[ABSOLUTE_POS];
+    let updated = multiplier[ABSOLUTE_POS] - (w - mean) * F::cast_from(alpha);
+    let moved = mean * F::cast_from(keep) + w * F::cast_from(beta);
+    running_mean_out[ABSOLUTE_POS] = moved - updated * F::cast_from(ratio);
+    multiplier_out[ABSOLUTE_POS] = updated;
+}
+
+/// `exp((v − mean)² · factor)`.
+#[cube]
+fn bump<F: Float>(v: F, mean: F, factor: F) -> F {
+    let offset = v - mean;
+    F::exp(offset * offset * factor)
+}
+
+/// The multi-Gaussian's `g(v)` (see `super::loops::multi_gaussian`).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn multi_gaussian_kernel<F: Float>(
+    v: &Tensor<F>,
+    out: &mut Tensor<F>,
+    lens: f32,
+    centre_factor: f32,
+    sides_factor: f32,
+    centre_scale: f32,
+    sides_scale: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let x = v[ABSOLUTE_POS];
+    let lens = F::cast_from(lens);
+    let sides_factor = F::cast_from(sides_factor);
+    let centre =
+        bump::<F>(x, F::new(0.0), F::cast_from(centre_factor)) * F::cast_from(centre_scale);
+    let sides = bump::<F>(x, lens, sides_factor) + bump::<F>(x, -lens, sides_factor);
+    out[ABSOLUTE_POS] = centre - sides * F::cast_from(sides_scale);
+}
+
+/// A new contiguous tensor of `like`'s shape, dtype and device.
+fn empty_like(like: &CubeTensor) -> CubeTensor {
+    let shape = like.shape();
+    let bytes = shape.num_elements() * like.dtype.size();
+    CubeTensor::new_contiguous(
+        like.client.clone(),
+        like.device.clone(),
+        shape,
+        like.client.empty(bytes),
+        like.dtype,
+    )
+}
+
+/// The launch geometry for one unit per element of `tensor`.
+fn elementwise(tensor: &CubeTensor) -> (CubeCount, CubeDim) {
+    let n = tensor.shape().num_elements();
+    let cube_dim = CubeDim::new(&tensor.client, n);
+    (
+        calculate_cube_count_elemwise(&tensor.client, n, cube_dim),
+        cube_dim,
+    )
+}
+
+/// Launches an element-wise kernel over `N` contiguous inputs of one shape into `M` new outputs.
+fn launch_elementwise<const N: usize, const M: usize>(
+    inputs: [CubeTensor; N],
+    launch: impl FnOnce(&Client, CubeCount, CubeDim, [TensorArg; N], [TensorArg; M], ElemType),
+) -> [CubeTensor; M] {
+    let inputs = inputs.map(into_contiguous);
+    let outputs = [(); M].map(|()| empty_like(&inputs[0]));
+    if inputs[0].shape().num_elements() > 0 {
+        let (count, dim) = elementwise(&inputs[0]);
+        let client = inputs[0].client.clone();
+        let dtype = dtype_to_storage_type(inputs[0].dtype);
+        let output_args = outputs.clone().map(CubeTensor::into_tensor_arg);
+        launch(
+            &client,
+            count,
+            dim,
+            inputs.map(CubeTensor::into_tensor_arg),
+            output_args,
+            dtype,
+        );
+    }
+    outputs
+}
+
+impl CellOps for CubeBackend {
+    fn affine_pair(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let first = Self::float_matmul(x1, w1);
+        let second = Self::float_matmul(x2, w2);
+        let [out] = launch_elementwise(
+            [first, second, b],
+            |client, count, dim, [p, q, b], [out], dtype| {
+                add_pair_and_row_kernel::launch(client, count, dim, p, q, b, out, dtype)
+            },
+        );
+        out
+    }
+
+    fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [out] = launch_elementwise([z], |client, count, dim, [z], [out], dtype| {
+            logistic_kernel::launch(client, count, dim, z, out, dtype)
+        });
+        out
+    }
+
+    fn blend(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [out] = launch_elementwise([a, b, w], |client, count, dim, [a, b, w], [out], dtype| {
+            blend_kernel::launch(client, count, dim, a, b, w, out, dtype)
+        });
+        out
+    }
+
+    fn spike(v: FloatTensor<Self>, slope: FloatTensor<Self>) -> FloatTensor<Self> {
+        if v.dtype != DType::F32 || slope.dtype != DType::F32 {
+            return cell_reference::spike::<Self>(v, slope);
+        }
+        let [out] = launch_elementwise([v, slope], |client, count, dim, [v, s], [out], _| {
+            spike_kernel::launch(client, count, dim, v, s, out)
+        });
+        out
+    }
+
+    fn logistic_gradient(y: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [out] = launch_elementwise([y, g], |client, count, dim, [y, g], [out], dtype| {
+            logistic_gradient_kernel::launch(client, count, dim, y, g, out, dtype)
+        });
+        out
+    }
+
+    fn blend_gradient_start(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [out] = launch_elementwise([g, w], |client, count, dim, [g, w], [out], dtype| {
+            blend_gradient_start_kernel::launch(client, count, dim, g, w, out, dtype)
+        });
+        out
+    }
+
+    fn blend_gradient_fraction(
+        g: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [out] = launch_elementwise([g, a, b], |client, count, dim, [g, a, b], [out], dtype| {
+            blend_gradient_fraction_kernel::launch(client, count, dim, g, a, b, out, dtype)
+        });
+        out
+    }
+}
+
+impl UpdateOps for CubeBackend {
+    fn regularised_gradient(
+        task: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        multiplier: FloatTensor<Self>,
+        earlier: FloatTensor<Self>,
+        with_earlier: bool,
+        terms: RegulariserTerms,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [task, weight, running_mean, multiplier, earlier] =
+            [task, weight, running_mean, multiplier, earlier].map(into_contiguous);
+        let gradient = empty_like(&task);
+        let total = CubeTensor::new_contiguous(
+            task.client.clone(),
+            task.device.clone(),
+            Shape::new([1]),
+            task.client.empty(task.dtype.size()),
+            task.dtype,
+        );
+        let add_earlier = u32::from(with_earlier);
+        let client = task.client.clone();
+        let dtype = dtype_to_storage_type(task.dtype);
+        regularised_gradient_kernel::launch(
+            &client,
+            CubeCount::Static(1, 1, 1),
+            CubeDim::new_1d(REDUCE_UNITS),
+            task.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            running_mean.into_tensor_arg(),
+            multiplier.into_tensor_arg(),
+            earlier.into_tensor_arg(),
+            gradient.clone().into_tensor_arg(),
+            total.clone().into_tensor_arg(),
+            terms.alpha as f32,
+            terms.lambda_scale as f32,
+            add_earlier,
+            REDUCE_UNITS as usize,
+            dtype,
+        );
+        (gradient, total)
+    }
+
+    fn adamax_step(
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        moment: FloatTensor<Self>,
+        infinity_norm: FloatTensor<Self>,
+        first: bool,
+        scalars: AdamaxScalars,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let [weight, moment, infinity_norm] = launch_elementwise(
+            [grad, weight, moment, infinity_norm],
+            |client, count, dim, [g, w, m, u], [w_out, m_out, u_out], dtype| {
+                adamax_kernel::launch(
+                    client,
+                    count,
+                    dim,
+                    g,
+                    w,
+                    m,
+                    u,
+                    w_out,
+                    m_out,
+                    u_out,
+                    u32::from(first),
+                    scalars.beta_1 as f32,
+                    (1.0 - scalars.beta_1) as f32,
+                    scalars.beta_2 as f32,
+                    scalars.epsilon as f32,
+                    scalars.step_size as f32,
+                    dtype,
+                )
+            },
+        );
+        (weight, moment, infinity_norm)
+    }
+
+    fn after_step(
+        weight: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        multiplier: FloatTensor<Self>,
+        alpha: f64,
+        beta: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [running_mean, multiplier] = launch_elementwise(
+            [weight, running_mean, multiplier],
+            |client, count, dim, [w, mean, lambda], [mean_out, lambda_out], dtype| {
+                after_step_kernel::launch(
+                    client,
+                    count,
+                    dim,
+                    w,
+                    mean,
+                    lambda,
+                    mean_out,
+                    lambda_out,
+                    alpha as f32,
+                    beta as f32,
+                    (1.0 - beta) as f32,
+                    (beta / alpha) as f32,
+                    dtype,
+                )
+            },
+        );
+        (running_mean, multiplier)
+    }
+
+    fn multi_gaussian(v: FloatTensor<Self>, terms: MultiGaussianTerms) -> FloatTensor<Self> {
+        let [out] = launch_elementwise([v], |client, count, dim, [v], [out], dtype| {
+            multi_gaussian_kernel::launch(
+                client,
+                count,
+                dim,
+                v,
+                out,
+                terms.lens as f32,
+                MultiGaussianTerms::exponent_factor(terms.lens) as f32,
+                MultiGaussianTerms::exponent_factor(terms.wide) as f32,
+                terms.centre_scale as f32,
+                terms.sides_scale as f32,
+                dtype,
+            )
+        });
+        out
+    }
+}
+
+/// With `fusion`, burn fuses the reference bodies into its own kernels.
+#[cfg(feature = "fusion")]
+impl CellOps for burn::backend::Cube {}
+
+#[cfg(feature = "fusion")]
+impl UpdateOps for burn::backend::Cube {}

@@ -1,0 +1,224 @@
+//! The crate's kernels: the spiking cell's operations and the per-parameter updates, each
+//! written once per backend and chosen by the backend a tensor lives on.
+//!
+//! Two backend-extension traits hold them:
+//!
+//! - [`cell::CellOps`]: the cell's differentiable operations (affine maps, the logistic, the
+//!   blend `a + w (b − a)`, the spike with its surrogate slope) and the products and
+//!   element-wise derivatives of their hand-written backward passes (`cell_autodiff`).
+//! - [`update::UpdateOps`]: the work outside the autodiff graph: FPTT's regularised gradient and
+//!   its sum of squares, the Adamax step, FPTT's after-step update of `λ` and `W̄`, and the
+//!   multi-Gaussian surrogate's slope.
+//!
+//! The traits' default bodies compose burn's tensor operations; they are the reference every
+//! implementation is tested against, and they define the order of the floating-point
+//! operations. Each backend overrides what it runs better:
+//!
+//! | backend | cell operations | updates |
+//! | --- | --- | --- |
+//! | ndarray | loops and strided GEMMs (`cell_ndarray`) | one loop each over the f32 storage (`host`, `loops`) |
+//! | flex | the default bodies | one loop each over the f32 storage (`host`, `loops`) |
+//! | wgpu | one CubeCL kernel per element-wise operation (`cube`) | one CubeCL kernel each (`cube`) |
+//! | wgpu with `fusion` | the default bodies, which burn fuses | the default bodies, which burn fuses |
+//! | autodiff over any of them | one graph node each (`cell_autodiff`) | the inner backend's |
+//!
+//! The wrappers below take [`Tensor`]s and hand them to burn's `Dispatch`, which routes each call
+//! to the backend of its tensors: no caller checks devices.
+
+mod cell;
+mod cell_autodiff;
+#[cfg(feature = "ndarray")]
+mod cell_ndarray;
+#[cfg(feature = "wgpu")]
+mod cube;
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod host;
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod loops;
+mod update;
+
+use burn::backend::Dispatch;
+use burn::tensor::{DType, Tensor};
+
+use cell::CellOps;
+use update::UpdateOps;
+pub(crate) use update::{AdamaxScalars, MultiGaussianTerms};
+
+/// `v g − detach(v g)`: adds `0` in the forward pass (NaN where `v g` is not finite) and the
+/// constant `slope` `g` to `ds/dv` in the backward pass.
+pub(crate) fn straight_through<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D> {
+    let linear = v * slope;
+    linear.clone() - linear.detach()
+}
+
+/// `x W + b` for `x` `[batch, k]`, `W` `[k, n]` and `b` `[n]`; one graph node under autodiff.
+pub(crate) fn affine(x: Tensor<2>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor<2> {
+    match b {
+        Some(b) => Tensor::from_dispatch(Dispatch::affine(
+            x.into_dispatch(),
+            w.into_dispatch(),
+            b.into_dispatch(),
+        )),
+        None => x.matmul(w),
+    }
+}
+
+/// `x₁ W₁ + x₂ W₂ + b` (shapes as in [`affine`]); one graph node under autodiff.
+pub(crate) fn affine_pair(
+    x1: Tensor<2>,
+    w1: Tensor<2>,
+    x2: Tensor<2>,
+    w2: Tensor<2>,
+    b: Option<Tensor<1>>,
+) -> Tensor<2> {
+    match b {
+        Some(b) => Tensor::from_dispatch(Dispatch::affine_pair(
+            x1.into_dispatch(),
+            w1.into_dispatch(),
+            x2.into_dispatch(),
+            w2.into_dispatch(),
+            b.into_dispatch(),
+        )),
+        None => x1.matmul(w1) + x2.matmul(w2),
+    }
+}
+
+/// The logistic sigmoid `1 / (1 + e^(−z))`, in the tensor's own precision; one graph node under
+/// autodiff.
+pub(crate) fn logistic<const D: usize>(z: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::logistic(z.into_dispatch()))
+}
+
+/// `a + w (b − a)` for tensors of one shape; one graph node under autodiff.
+pub(crate) fn blend<const D: usize>(a: Tensor<D>, b: Tensor<D>, w: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::blend(
+        a.into_dispatch(),
+        b.into_dispatch(),
+        w.into_dispatch(),
+    ))
+}
+
+/// `1` where `v > 0` and `0` elsewhere, with `slope` (a constant of `v`'s shape) as `ds/dv`; one
+/// graph node under autodiff.
+pub(crate) fn spike<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::spike(v.into_dispatch(), slope.into_dispatch()))
+}
+
+/// The first-moment and infinity-norm state of one Adamax step, flattened.
+pub(crate) struct AdamaxBuffers {
+    pub(crate) weight: Tensor<1>,
+    pub(crate) moment: Tensor<1>,
+    pub(crate) infinity_norm: Tensor<1>,
+}
+
+/// The running sum of the squares of the regularised gradients, as each backend keeps it: in f64
+/// on the host for the CPU loops (read back without a device sync), in the gradients' dtype on
+/// the device otherwise (so that the step never waits for the device).
+pub(crate) enum SquaredNorm {
+    /// Summed on the host.
+    Host(f64),
+    /// A one-element tensor on the gradients' device.
+    Device(Box<Tensor<1>>),
+}
+
+/// `task + α (W − W̄) − s λ` (`task` zero when absent), written over `task` where no other handle
+/// shares it, and `squares` (the running total of earlier parameters, if any) plus the sum of its
+/// squares.
+pub(crate) fn regularised_gradient(
+    task: Option<Tensor<1>>,
+    weight: &Tensor<1>,
+    running_mean: &Tensor<1>,
+    multiplier: &Tensor<1>,
+    squares: Option<Tensor<1>>,
+    terms: update::RegulariserTerms,
+) -> (Tensor<1>, Tensor<1>) {
+    let task = task.unwrap_or_else(|| weight.zeros_like());
+    // Without an earlier total none is read; the weight stands in.
+    let with_earlier = squares.is_some();
+    let earlier = squares.unwrap_or_else(|| weight.clone());
+    let (gradient, squares) = Dispatch::regularised_gradient(
+        task.into_dispatch(),
+        weight.clone().into_dispatch(),
+        running_mean.clone().into_dispatch(),
+        multiplier.clone().into_dispatch(),
+        earlier.into_dispatch(),
+        with_earlier,
+        terms,
+    );
+    (
+        Tensor::from_dispatch(gradient),
+        Tensor::from_dispatch(squares),
+    )
+}
+
+impl SquaredNorm {
+    /// The total a backend returned from [`regularised_gradient`]: an f64 total was summed on the
+    /// host by the CPU loops, and reading it costs nothing.
+    pub(crate) fn of(total: Tensor<1>) -> Self {
+        if total.dtype() == DType::F64 {
+            Self::Host(total.into_scalar::<f64>())
+        } else {
+            Self::Device(Box::new(total))
+        }
+    }
+}
+
+pub(crate) use update::RegulariserTerms;
+
+/// One Adamax step with gradient `grad`, writing the weight and the state in place where no other
+/// handle shares them; `first` when the state starts at this step (`m = (1 − β1) g`,
+/// `u = |g| + ε`, whatever `state` holds).
+pub(crate) fn adamax_step(
+    grad: &Tensor<1>,
+    state: AdamaxBuffers,
+    first: bool,
+    scalars: AdamaxScalars,
+) -> AdamaxBuffers {
+    let (weight, moment, infinity_norm) = Dispatch::adamax_step(
+        grad.clone().into_dispatch(),
+        state.weight.into_dispatch(),
+        state.moment.into_dispatch(),
+        state.infinity_norm.into_dispatch(),
+        first,
+        scalars,
+    );
+    AdamaxBuffers {
+        weight: Tensor::from_dispatch(weight),
+        moment: Tensor::from_dispatch(moment),
+        infinity_norm: Tensor::from_dispatch(infinity_norm),
+    }
+}
+
+/// FPTT's post-step update `λ ← λ − α (W − W̄)`, then `W̄ ← (1 − β) W̄ + β W − (β/α) λ`, in
+/// place where no other handle shares them; returns `(W̄, λ)`.
+pub(crate) fn after_step(
+    weight: &Tensor<1>,
+    running_mean: Tensor<1>,
+    multiplier: Tensor<1>,
+    alpha: f64,
+    beta: f64,
+) -> (Tensor<1>, Tensor<1>) {
+    let (running_mean, multiplier) = Dispatch::after_step(
+        weight.clone().into_dispatch(),
+        running_mean.into_dispatch(),
+        multiplier.into_dispatch(),
+        alpha,
+        beta,
+    );
+    (
+        Tensor::from_dispatch(running_mean),
+        Tensor::from_dispatch(multiplier),
+    )
+}
+
+/// The multi-Gaussian surrogate's `g(v)` element-wise, as a new tensor outside any autodiff
+/// graph (`v` itself is not written).
+pub(crate) fn multi_gaussian<const D: usize>(
+    v: Tensor<D>,
+    terms: &MultiGaussianTerms,
+) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::multi_gaussian(v.into_dispatch(), *terms))
+}
+
+#[cfg(test)]
+mod tests;

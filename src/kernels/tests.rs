@@ -1,0 +1,268 @@
+//! Each backend's [`UpdateOps`] against the trait's reference bodies (the tensor forms), and
+//! against values worked out by hand.
+
+use burn::backend::Dispatch;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+use super::update::reference;
+use super::*;
+
+/// Every backend of this build.
+fn devices() -> Vec<Device> {
+    crate::enabled_backends()
+        .into_iter()
+        .map(|name| crate::device_by_name(name).expect("an enabled backend"))
+        .collect()
+}
+
+/// Whether `device` runs the updates with the reference's floating-point operations in its order
+/// (the CPU loops); a GPU compiler may contract a product and a sum into one fused multiply-add.
+fn same_arithmetic(device: &Device) -> bool {
+    crate::device_by_name("wgpu").ok().as_ref() != Some(device)
+}
+
+fn values(tensor: &Tensor<1>) -> Vec<f32> {
+    tensor
+        .to_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+fn random(n: usize, device: &Device) -> Tensor<1> {
+    Tensor::random([n], Distribution::Uniform(-1.0, 1.0), device)
+}
+
+/// `actual` equals `expected` bit for bit on the CPU backends, and to 1e-6 relative elsewhere.
+fn assert_matches(actual: &Tensor<1>, expected: &Tensor<1>, device: &Device, what: &str) {
+    let (actual, expected) = (values(actual), values(expected));
+    if same_arithmetic(device) {
+        assert_eq!(actual, expected, "{device:?}: {what}");
+        return;
+    }
+    assert_eq!(actual.len(), expected.len(), "{what}");
+    for (a, e) in actual.iter().zip(&expected) {
+        assert!(
+            (a - e).abs() <= 1e-6 * (1.0 + e.abs()),
+            "{device:?}: {what}: {a} against {e}"
+        );
+    }
+}
+
+fn dispatch(tensor: &Tensor<1>) -> burn::backend::tensor::FloatTensor<Dispatch> {
+    tensor.clone().into_dispatch()
+}
+
+fn tensor(primitive: burn::backend::tensor::FloatTensor<Dispatch>) -> Tensor<1> {
+    Tensor::from_dispatch(primitive)
+}
+
+const SCALARS: AdamaxScalars = AdamaxScalars {
+    beta_1: 0.9,
+    beta_2: 0.999,
+    epsilon: 1e-8,
+    step_size: 3e-3 / (1.0 - 0.9 * 0.9),
+};
+
+#[test]
+fn every_backend_gives_the_updates_of_the_reference_bodies() {
+    let terms = RegulariserTerms {
+        alpha: 0.5,
+        lambda_scale: 1.0,
+    };
+    let beta = 0.3;
+    for device in devices() {
+        device.seed(3);
+        // 1 003 elements: not a multiple of any SIMD width or cube size.
+        let [task, weight, mean, multiplier] = [0; 4].map(|_| random(1003, &device));
+        let earlier = Tensor::<1>::from_floats([2.5], &device);
+
+        let (expected, expected_squares) = reference::regularised_gradient::<Dispatch>(
+            dispatch(&task),
+            dispatch(&weight),
+            dispatch(&mean),
+            dispatch(&multiplier),
+            dispatch(&weight),
+            false,
+            terms,
+        );
+        let (expected, expected_squares) = (tensor(expected), tensor(expected_squares));
+        let (gradient, squares) =
+            regularised_gradient(Some(task.clone()), &weight, &mean, &multiplier, None, terms);
+        assert_matches(&gradient, &expected, &device, "regularised gradient");
+        let by_hand: f64 = values(&expected).iter().map(|&g| f64::from(g * g)).sum();
+        let squares = squares.into_scalar::<f64>();
+        assert!((squares - by_hand).abs() < 1e-5 * by_hand, "{device:?}");
+        let reference_squares = expected_squares.into_scalar::<f64>();
+        assert!((squares - reference_squares).abs() < 1e-5 * by_hand);
+        // A running total from earlier parameters is added to.
+        let (_, total) = regularised_gradient(
+            Some(task),
+            &weight,
+            &mean,
+            &multiplier,
+            Some(earlier),
+            terms,
+        );
+        let total = total.into_scalar::<f64>();
+        assert!(
+            (total - (2.5 + by_hand)).abs() < 1e-5 * by_hand,
+            "{device:?}"
+        );
+
+        let (expected_mean, expected_multiplier) = reference::after_step::<Dispatch>(
+            dispatch(&weight),
+            dispatch(&mean),
+            dispatch(&multiplier),
+            terms.alpha,
+            beta,
+        );
+        let (updated_mean, updated_multiplier) =
+            after_step(&weight, mean.clone(), multiplier.clone(), terms.alpha, beta);
+        assert_matches(&updated_mean, &tensor(expected_mean), &device, "W̄");
+        assert_matches(
+            &updated_multiplier,
+            &tensor(expected_multiplier),
+            &device,
+            "λ",
+        );
+
+        let [moment, norm] = [0; 2].map(|_| random(1003, &device).abs());
+        for first in [false, true] {
+            let (w, m, u) = reference::adamax_step::<Dispatch>(
+                dispatch(&gradient),
+                dispatch(&weight),
+                dispatch(&moment),
+                dispatch(&norm),
+                first,
+                SCALARS,
+            );
+            let state = AdamaxBuffers {
+                weight: weight.clone(),
+                moment: moment.clone(),
+                infinity_norm: norm.clone(),
+            };
+            let updated = adamax_step(&gradient, state, first, SCALARS);
+            assert_matches(&updated.moment, &tensor(m), &device, "Adamax moment");
+            assert_matches(&updated.infinity_norm, &tensor(u), &device, "Adamax norm");
+            assert_matches(&updated.weight, &tensor(w), &device, "Adamax weight");
+        }
+    }
+}
+
+#[test]
+fn the_updates_match_values_worked_by_hand() {
+    for device in devices() {
+        let weight = Tensor::<1>::from_data(TensorData::from([1.0f32, 0.0]), &device);
+        let mean = Tensor::<1>::from_data(TensorData::from([0.5f32, 1.0]), &device);
+        let multiplier = Tensor::<1>::from_data(TensorData::from([0.25f32, 0.0]), &device);
+        let task = Tensor::<1>::from_data(TensorData::from([1.0f32, -2.0]), &device);
+        let terms = RegulariserTerms {
+            alpha: 2.0,
+            lambda_scale: 1.0,
+        };
+        let (gradient, squares) =
+            regularised_gradient(Some(task), &weight, &mean, &multiplier, None, terms);
+        // 1 + 2 (1 − 0.5) − 0.25 = 1.75;  −2 + 2 (0 − 1) − 0 = −4.
+        assert_eq!(values(&gradient), [1.75, -4.0], "{device:?}");
+        assert_eq!(squares.into_scalar::<f64>(), 1.75 * 1.75 + 16.0);
+        // Without a task gradient, the regulariser's alone: 2 (0.5) − 0.25, 2 (−1).
+        let (alone, _) = regularised_gradient(None, &weight, &mean, &multiplier, None, terms);
+        assert_eq!(values(&alone), [0.75, -2.0], "{device:?}");
+
+        // λ ← λ − α (W − W̄) = [0.25 − 1, 0 + 2] = [−0.75, 2];
+        // W̄ ← 0.5 W̄ + 0.5 W − 0.25 λ = [0.75 + 0.1875, 0.5 − 0.5] = [0.9375, 0].
+        let (updated_mean, updated_multiplier) =
+            after_step(&weight, mean.clone(), multiplier.clone(), 2.0, 0.5);
+        assert_eq!(values(&updated_multiplier), [-0.75, 2.0], "{device:?}");
+        assert_eq!(values(&updated_mean), [0.9375, 0.0], "{device:?}");
+
+        // First Adamax step: m = 0.1 g, u = |g| + ε, W − step (m / u) = W − 0.1 step sign(g).
+        let scalars = AdamaxScalars {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 0.0,
+            step_size: 1.0,
+        };
+        let state = AdamaxBuffers {
+            weight: weight.clone(),
+            moment: weight.zeros_like(),
+            infinity_norm: weight.zeros_like(),
+        };
+        let updated = adamax_step(&gradient, state, true, scalars);
+        let close = |actual: Vec<f32>, expected: [f32; 2]| {
+            actual
+                .iter()
+                .zip(expected)
+                .all(|(a, e)| (a - e).abs() <= 1e-6)
+        };
+        assert!(close(values(&updated.moment), [0.175, -0.4]), "{device:?}");
+        assert!(close(values(&updated.infinity_norm), [1.75, 4.0]));
+        assert!(close(values(&updated.weight), [0.9, 0.1]));
+        // The inputs another handle still holds are not written.
+        assert_eq!(values(&weight), [1.0, 0.0]);
+        assert_eq!(values(&mean), [0.5, 1.0]);
+        assert_eq!(values(&multiplier), [0.25, 0.0]);
+    }
+}
+
+#[test]
+fn the_multi_gaussian_slope_gives_the_surrogates_values_and_keeps_its_input() {
+    let surrogate = crate::Surrogate::multi_gaussian();
+    let crate::Surrogate::MultiGaussian {
+        lens,
+        scale,
+        height,
+        gamma,
+    } = surrogate
+    else {
+        unreachable!()
+    };
+    let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
+    for device in devices() {
+        device.seed(5);
+        let v = Tensor::<2>::random([7, 129], Distribution::Uniform(-3.0, 3.0), &device);
+        let before = v.to_data();
+        let expected = surrogate.derivative(v.clone()).reshape([7 * 129]);
+        let slope = multi_gaussian(v.clone(), &terms);
+        assert_eq!(slope.dims(), [7, 129]);
+        assert_matches(&slope.reshape([7 * 129]), &expected, &device, "g(v)");
+        assert_eq!(v.to_data(), before, "{device:?}");
+        // Under autodiff the slope is a constant of the inner values.
+        let tracked = v.clone().autodiff().require_grad();
+        let slope = multi_gaussian(tracked, &terms);
+        assert!(!slope.is_require_grad());
+        assert_matches(
+            &slope.inner().reshape([7 * 129]),
+            &expected,
+            &device,
+            "g(v)",
+        );
+    }
+}
+
+#[test]
+fn other_dtypes_take_the_reference_bodies() {
+    for device in devices() {
+        if !same_arithmetic(&device) {
+            continue; // f64 is not a dtype every GPU adapter has
+        }
+        let f64_tensor = |v: [f64; 2]| {
+            Tensor::<1>::from_data(TensorData::from(v), &device).cast(burn::tensor::DType::F64)
+        };
+        let weight = f64_tensor([1.0, 0.0]);
+        let (mean, multiplier) = after_step(
+            &weight,
+            f64_tensor([0.5, 1.0]),
+            f64_tensor([0.25, 0.0]),
+            2.0,
+            0.5,
+        );
+        assert_eq!(mean.dtype(), burn::tensor::DType::F64);
+        assert_eq!(mean.to_data().try_to_vec::<f64>().unwrap(), [0.9375, 0.0]);
+        assert_eq!(
+            multiplier.to_data().try_to_vec::<f64>().unwrap(),
+            [-0.75, 2.0]
+        );
+    }
+}
