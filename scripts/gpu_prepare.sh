@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Prepares the GPU runs for the lent device machine (/work/.library/device): builds
-# bench_step, adding and smnist with the wgpu backend, strips and gzips it into .device/ with a copy of the PyTorch
-# reference, and downloads the Vulkan loader packages into .gl/. Both folders are kept out of git
+# Prepares the GPU runs for the lent device machine (/work/.library/device): builds bench_step
+# twice (plain wgpu: the crate's CubeCL kernels; `fusion`: burn's fusion and autotune over the
+# reference bodies) and adding and smnist with `fusion`, strips and gzips them into .device/ with
+# a copy of the PyTorch reference, and downloads the Vulkan loader packages into .gl/. Both folders are kept out of git
 # (.git/info/exclude) and travel with `carry: [".device", ".gl"]`. Then, in one device call:
 #   scripts/gpu_bench.sh          (see that script; about 3 minutes on an H200)
 #   scripts/gpu_claim.sh          (the method's claim on a time budget; see that script)
@@ -12,8 +13,11 @@ target="${CARGO_TARGET_DIR:-target}"
 for folder in /.device/ /.gl/; do
     grep -qxF "$folder" .git/info/exclude 2>/dev/null || echo "$folder" >>.git/info/exclude
 done
-cargo build --release --example bench_step --example adding --example smnist --features fusion >&2
 mkdir -p .device
+cargo build --release --example bench_step --features wgpu >&2
+strip -o .device/bench_step_wgpu "$target/release/examples/bench_step"
+gzip -f .device/bench_step_wgpu
+cargo build --release --example bench_step --example adding --example smnist --features fusion >&2
 for example in bench_step adding smnist; do
     strip -o ".device/$example" "$target/release/examples/$example"
     gzip -f ".device/$example"

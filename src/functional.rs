@@ -4,11 +4,12 @@
 //! thin modules over them and give their own with `parameters()`). The LTC layers have no such
 //! function: their decays are computed at every step by gates, sub-modules with weights.
 //!
-//! Each is a plain function over tensors. On the CPU backends (ndarray, flex) in float32 each one
-//! is a single autodiff node with a hand-written backward pass and a fused loop or matrix
-//! product, which is what makes the built-in layers fast; elsewhere (wgpu, float64) it is the
-//! same formula in burn's tensor operations, with the same values. A neuron written with them
-//! gets that speed without code of its own.
+//! Each is a plain function over tensors and, under autodiff, a single graph node with a
+//! hand-written backward pass. Each backend runs it with its own kernel: loops and strided matrix
+//! products on ndarray, one CubeCL kernel per element-wise operation on wgpu, burn's tensor
+//! operations (fused by burn with the `fusion` feature) elsewhere, with the same values. This is
+//! what makes the built-in layers fast; a neuron written with them gets that speed without code
+//! of its own.
 //!
 //! ```
 //! use burn::prelude::*;

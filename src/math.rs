@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 /// float64 gradient checks; this form saturates cleanly at both ends (`exp(-x)` reaching
 /// infinity gives exactly 0).
 ///
-/// On the CPU backends it is one graph node ([`crate::kernels::logistic`]).
+/// Under autodiff it is one graph node ([`crate::kernels::logistic`]).
 pub(crate) fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     crate::kernels::logistic(x)
 }

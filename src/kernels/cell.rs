@@ -30,16 +30,22 @@ use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
 /// Fused operations of a spiking cell, and the products and element-wise derivatives their
 /// backward passes need.
 ///
+/// With the `fusion` feature burn fuses the default bodies, except the spike's: fused into one
+/// kernel, its `v g − v g` would be folded to 0 by the shader compiler and lose the NaN of a
+/// diverged membrane, so it is an opaque fusion operation running the CubeCL kernel.
+///
 /// Shapes: `x` `[batch, k]`, `W` `[k, n]`, `b` `[n]`; the element-wise operations take tensors of
 /// one shape.
 #[backend_extension(
     Autodiff,
     NdArray: cfg(feature = "ndarray"),
     Flex: cfg(feature = "flex"),
-    Cube: cfg(feature = "wgpu")
+    Cube: cfg(feature = "wgpu"),
+    Fusion: cfg(feature = "fusion")
 )]
 pub(crate) trait CellOps: Backend {
     /// `x W + b`.
+    #[fusion(default)]
     fn affine(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
@@ -49,6 +55,7 @@ pub(crate) trait CellOps: Backend {
     }
 
     /// `x₁ W₁ + x₂ W₂ + b`, summed in that order.
+    #[fusion(default)]
     fn affine_pair(
         x1: FloatTensor<Self>,
         w1: FloatTensor<Self>,
@@ -60,11 +67,13 @@ pub(crate) trait CellOps: Backend {
     }
 
     /// The logistic sigmoid `1 / (1 + e^(−z))`, computed in that order.
+    #[fusion(default)]
     fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {
         reference::logistic::<Self>(z)
     }
 
     /// `a + w (b − a)`: `a` moved towards `b` by the fraction `w`.
+    #[fusion(default)]
     fn blend(
         a: FloatTensor<Self>,
         b: FloatTensor<Self>,
@@ -76,31 +85,37 @@ pub(crate) trait CellOps: Backend {
     /// Spikes: `1` where `v > 0`, `0` elsewhere, and NaN where `v g(v)` is not finite (a
     /// diverged membrane shows in the loss instead of passing as silence); under autodiff the
     /// gradient of `v` is the output gradient times `slope`, the surrogate's `g(v)` (a constant).
+    #[fusion(dtype = v, shape = v)]
     fn spike(v: FloatTensor<Self>, slope: FloatTensor<Self>) -> FloatTensor<Self> {
         reference::spike::<Self>(v, slope)
     }
 
     /// `g Wᵀ`: the input gradient of `x W` given the output gradient `g`.
+    #[fusion(default)]
     fn product_with_transposed(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
         reference::product_with_transposed::<Self>(g, w)
     }
 
     /// `xᵀ g`: the weight gradient of `x W` given the output gradient `g`.
+    #[fusion(default)]
     fn transposed_product(x: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self> {
         reference::transposed_product::<Self>(x, g)
     }
 
     /// `g y (1 − y)`: the input gradient of the logistic given its output `y`.
+    #[fusion(default)]
     fn logistic_gradient(y: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self> {
         reference::logistic_gradient::<Self>(y, g)
     }
 
     /// `g (1 − w)`: the gradient of [`Self::blend`] with respect to `a`.
+    #[fusion(default)]
     fn blend_gradient_start(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
         reference::blend_gradient_start::<Self>(g, w)
     }
 
     /// `g (b − a)`: the gradient of [`Self::blend`] with respect to `w`.
+    #[fusion(default)]
     fn blend_gradient_fraction(
         g: FloatTensor<Self>,
         a: FloatTensor<Self>,

@@ -8,8 +8,8 @@
 //! so the results match the reference to rounding rather than bit for bit.
 //!
 //! The matrix products stay burn's (tuned GEMMs); the affine maps add their bias rows in one
-//! kernel after them. With the `fusion` feature, burn fuses the reference bodies itself
-//! (`Fusion<CubeBackend>` takes the traits' default bodies), so these kernels serve plain wgpu.
+//! kernel after them. With the `fusion` feature, burn fuses the cell's reference bodies itself;
+//! the spike and the updates stay opaque fusion operations that run the kernels here.
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
@@ -524,10 +524,3 @@ impl UpdateOps for CubeBackend {
         out
     }
 }
-
-/// With `fusion`, burn fuses the reference bodies into its own kernels.
-#[cfg(feature = "fusion")]
-impl CellOps for burn::backend::Cube {}
-
-#[cfg(feature = "fusion")]
-impl UpdateOps for burn::backend::Cube {}

@@ -73,16 +73,21 @@ impl MultiGaussianTerms {
 /// The per-parameter updates of an online step and the surrogate's slope; flat tensors of one
 /// shape, outside autodiff (under autodiff they run on the inner tensors and return untracked
 /// ones).
+///
+/// With the `fusion` feature each is one opaque operation in burn's fusion stream, run by the
+/// inner backend's kernel (the CubeCL kernels), so that fusion does not split them into its own.
 #[backend_extension(
     Autodiff,
     NdArray: cfg(feature = "ndarray"),
     Flex: cfg(feature = "flex"),
-    Cube: cfg(feature = "wgpu")
+    Cube: cfg(feature = "wgpu"),
+    Fusion: cfg(feature = "fusion")
 )]
 pub(crate) trait UpdateOps: Backend {
     /// `task + α (W − W̄) − s λ`, and the sum of its squares plus `earlier` (the one-element total
     /// of earlier parameters, read only `with_earlier`), as a one-element tensor (f64 where the
     /// sum is taken on the host).
+    #[fusion(meta = fusion_outputs::regularised_gradient)]
     fn regularised_gradient(
         task: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -106,6 +111,7 @@ pub(crate) trait UpdateOps: Backend {
     /// One Adamax step: the new weight, first moment and infinity norm. With `first`, the state
     /// starts here (`m = (1 − β1) g`, `u = |g| + ε`) and the `moment`/`infinity_norm` given are
     /// not read.
+    #[fusion(meta = fusion_outputs::adamax_step)]
     fn adamax_step(
         grad: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -118,6 +124,7 @@ pub(crate) trait UpdateOps: Backend {
     }
 
     /// `λ ← λ − α (W − W̄)`, then `W̄ ← (1 − β) W̄ + β W − (β/α) λ`; returns `(W̄, λ)`.
+    #[fusion(meta = fusion_outputs::after_step)]
     fn after_step(
         weight: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
@@ -129,8 +136,54 @@ pub(crate) trait UpdateOps: Backend {
     }
 
     /// The multi-Gaussian surrogate's `g(v)`, element-wise.
+    #[fusion(dtype = v, shape = v)]
     fn multi_gaussian(v: FloatTensor<Self>, terms: MultiGaussianTerms) -> FloatTensor<Self> {
         reference::multi_gaussian::<Self>(v, terms)
+    }
+}
+
+/// The shapes and dtypes of the updates' outputs, which burn's fusion needs before it runs them.
+#[cfg(feature = "fusion")]
+mod fusion_outputs {
+    use burn::backend::fusion::custom::TensorSpec;
+    use burn::tensor::Shape;
+
+    use super::{AdamaxScalars, RegulariserTerms};
+
+    /// The gradient, like the task gradient, and its one-element sum of squares.
+    pub(super) fn regularised_gradient(
+        task: &TensorSpec,
+        _weight: &TensorSpec,
+        _running_mean: &TensorSpec,
+        _multiplier: &TensorSpec,
+        _earlier: &TensorSpec,
+        _with_earlier: &bool,
+        _terms: &RegulariserTerms,
+    ) -> (TensorSpec, TensorSpec) {
+        (task.clone(), TensorSpec::new(Shape::new([1]), task.dtype))
+    }
+
+    /// The weight, moment and infinity norm, each like the weight.
+    pub(super) fn adamax_step(
+        _grad: &TensorSpec,
+        weight: &TensorSpec,
+        _moment: &TensorSpec,
+        _infinity_norm: &TensorSpec,
+        _first: &bool,
+        _scalars: &AdamaxScalars,
+    ) -> (TensorSpec, TensorSpec, TensorSpec) {
+        (weight.clone(), weight.clone(), weight.clone())
+    }
+
+    /// `W̄` and `λ`, each like the weight.
+    pub(super) fn after_step(
+        weight: &TensorSpec,
+        _running_mean: &TensorSpec,
+        _multiplier: &TensorSpec,
+        _alpha: &f64,
+        _beta: &f64,
+    ) -> (TensorSpec, TensorSpec) {
+        (weight.clone(), weight.clone())
     }
 }
 
