@@ -14,7 +14,7 @@ exec > >(tee "$out/gpu_bench.log") 2>&1
 . scripts/gpu_device.sh "$out"
 if [ -z "${LOCAL:-}" ]; then torch_device=cuda; else torch_device=cpu; fi
 for build in bench_step bench_step_wgpu; do
-    gunzip -c ".device/$build.gz" >"/tmp/$build" && chmod +x "/tmp/$build"
+    gunzip -c ".device/bench/$build.gz" >"/tmp/$build" && chmod +x "/tmp/$build"
 done
 export BURN_FPTT_BACKEND=wgpu
 scale() { if [ -n "${QUICK:-}" ]; then echo 5; else echo "$1"; fi; }
@@ -27,7 +27,7 @@ for config in "fptt 64 300" "fptt 512 300" "fptt 4096 100" "bptt 64 300" "bptt 5
             tail -n 1 | sed "s/^{/{\"build\":\"$build\",/" | tee -a "$out/gpu_bench.jsonl"
     done
     echo "== PyTorch on $torch_device: $mode batch $batch, $steps steps"
-    timeout 35 python3 .device/ltc_fptt_torch.py --mode "$mode" --batch "$batch" --hidden 256 \
+    timeout 35 python3 .device/bench/ltc_fptt_torch.py --mode "$mode" --batch "$batch" --hidden 256 \
         --steps "$steps" --device "$torch_device" | tail -n 1 | tee -a "$out/gpu_bench.jsonl"
 done
 python3 - "$out/gpu_bench.jsonl" <<'PY'

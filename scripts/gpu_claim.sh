@@ -5,7 +5,7 @@
 # method's published network and settings (2 LTC layers of 256 with learnable gate slopes and
 # per-step normalisation of every drive, batch 512, Adamax 3e-3, alpha 0.1, one update per
 # pixel) for SMNIST_TRAIN images, one epoch, from data/mnist (copy ../shared/data/mnist there;
-# carry [".device", ".gl", "data/mnist"]). Results in $OUT/claim/: one summary JSON, log and
+# carry [".device/claim", ".gl", "data/mnist"]). Results in $OUT/claim/: one summary JSON, log and
 # curve per run. The defaults fit one 600 s device call; LOCAL=1 skips the device set-up (a
 # smoke test here on lavapipe, with MINUTES=0.2 and SMNIST_TRAIN=64).
 set -uo pipefail
@@ -15,7 +15,7 @@ exec > >(tee "$out/gpu_claim.log") 2>&1
 # shellcheck source=scripts/gpu_device.sh
 . scripts/gpu_device.sh "$out"
 for example in adding smnist; do
-    gunzip -c ".device/$example.gz" >"/tmp/$example" && chmod +x "/tmp/$example"
+    gunzip -c ".device/claim/$example.gz" >"/tmp/$example" && chmod +x "/tmp/$example"
 done
 export BURN_FPTT_BACKEND=wgpu
 minutes=${MINUTES:-2.5}
