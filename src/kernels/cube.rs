@@ -279,7 +279,11 @@ fn multi_gaussian_kernel<F: Float>(
 
 /// A new contiguous tensor of `like`'s shape, dtype and device.
 fn empty_like(like: &CubeTensor) -> CubeTensor {
-    let shape = like.shape();
+    empty_shaped(like, like.shape())
+}
+
+/// A new contiguous tensor of `shape`, with `like`'s dtype and device.
+fn empty_shaped(like: &CubeTensor, shape: Shape) -> CubeTensor {
     let bytes = shape.num_elements() * like.dtype.size();
     CubeTensor::new_contiguous(
         like.client.clone(),
@@ -410,13 +414,7 @@ impl UpdateOps for CubeBackend {
         let [task, weight, running_mean, multiplier, earlier] =
             [task, weight, running_mean, multiplier, earlier].map(into_contiguous);
         let gradient = empty_like(&task);
-        let total = CubeTensor::new_contiguous(
-            task.client.clone(),
-            task.device.clone(),
-            Shape::new([1]),
-            task.client.empty(task.dtype.size()),
-            task.dtype,
-        );
+        let total = empty_shaped(&task, Shape::new([1]));
         let add_earlier = u32::from(with_earlier);
         let client = task.client.clone();
         let dtype = dtype_to_storage_type(task.dtype);

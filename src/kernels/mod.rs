@@ -42,7 +42,7 @@ use burn::tensor::{DType, Tensor};
 
 use cell::CellOps;
 use update::UpdateOps;
-pub(crate) use update::{AdamaxScalars, MultiGaussianTerms};
+pub(crate) use update::{AdamaxScalars, MultiGaussianTerms, RegulariserTerms};
 
 /// `v g − detach(v g)`: adds `0` in the forward pass (NaN where `v g` is not finite) and the
 /// constant `slope` `g` to `ds/dv` in the backward pass.
@@ -130,7 +130,7 @@ pub(crate) fn regularised_gradient(
     running_mean: &Tensor<1>,
     multiplier: &Tensor<1>,
     squares: Option<Tensor<1>>,
-    terms: update::RegulariserTerms,
+    terms: RegulariserTerms,
 ) -> (Tensor<1>, Tensor<1>) {
     let task = task.unwrap_or_else(|| weight.zeros_like());
     // Without an earlier total none is read; the weight stands in.
@@ -162,8 +162,6 @@ impl SquaredNorm {
         }
     }
 }
-
-pub(crate) use update::RegulariserTerms;
 
 /// One Adamax step with gradient `grad`, writing the weight and the state in place where no other
 /// handle shares them; `first` when the state starts at this step (`m = (1 − β1) g`,
