@@ -103,11 +103,13 @@ fn main() {
     let seconds = started.elapsed().as_secs_f64();
     let per_step = seconds / args.steps as f64;
     let (launches_per_step, by_kernel) = launches.read(args.steps, args.kernels);
+    let adapter = burn_fptt::adapter(&device);
     let out = serde_json::json!({
         "impl": "burn-fptt",
         "mode": format!("{:?}", args.mode).to_lowercase(),
         "device": burn_fptt::default_backend(),
-        "adapter": burn_fptt::adapter(&device).map(|a| a.name),
+        "adapter": adapter.as_ref().map(|a| a.name.clone()),
+        "compiler": adapter.map(|a| a.compiler),
         "batch": args.batch,
         "hidden": args.hidden,
         "steps": args.steps,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares the GPU runs for the lent device machine (/work/.library/device): builds bench_step
-# twice (plain wgpu: the crate's CubeCL kernels; `fusion`: burn's fusion and autotune over the
-# reference bodies) and adding and smnist with `fusion`, strips and gzips them into .device/bench/
-# (the two bench_steps and a copy of the PyTorch reference, about 33 MB) and .device/claim/ (adding
+# three times (plain wgpu: the crate's CubeCL kernels, WGSL; `vulkan`: the same compiled to
+# SPIR-V; `fusion`: burn's fusion and autotune over the reference bodies) and adding and smnist
+# with `fusion`, strips and gzips them into .device/bench/ (the three bench_steps and a copy of
+# the PyTorch reference, about 50 MB) and .device/claim/ (adding
 # and smnist, about 37 MB: the two do not fit one 64 MiB carry together), and downloads the Vulkan
 # loader packages into .gl/. Both folders are kept out of git
 # (.git/info/exclude) and travel with `carry: [".device/bench", ".gl"]` or
@@ -21,6 +22,9 @@ mkdir -p .device/bench .device/claim
 cargo build --release --example bench_step --features wgpu >&2
 strip -o .device/bench/bench_step_wgpu "$target/release/examples/bench_step"
 gzip -f .device/bench/bench_step_wgpu
+cargo build --release --example bench_step --features vulkan >&2
+strip -o .device/bench/bench_step_spirv "$target/release/examples/bench_step"
+gzip -f .device/bench/bench_step_spirv
 cargo build --release --example bench_step --example adding --example smnist --features fusion >&2
 for example in bench/bench_step claim/adding claim/smnist; do
     strip -o ".device/$example" "$target/release/examples/${example#*/}"

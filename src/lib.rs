@@ -152,6 +152,9 @@ pub struct Adapter {
     /// Whether it is no card: a CPU or a software rasterizer such as lavapipe, where a GPU
     /// backend runs far slower than the CPU backends.
     pub software: bool,
+    /// The runtime and the shader language it compiles to: `wgpu<wgsl>`, or `wgpu<spirv>` when
+    /// the crate is built with the `vulkan` feature and the adapter takes SPIR-V.
+    pub compiler: &'static str,
 }
 
 /// The adapter of `device` when it runs on a GPU backend (wgpu), `None` on the CPU backends.
@@ -164,9 +167,16 @@ pub struct Adapter {
 pub fn adapter(device: &Device) -> Option<Adapter> {
     #[cfg(feature = "wgpu")]
     {
-        device.identity().map(|identity| Adapter {
-            name: identity.name,
+        let device = device.clone().inner();
+        let burn::backend::DispatchDevice::Cube(cube) = device.as_dispatch() else {
+            return None;
+        };
+        let client = cube.client();
+        let identity = &client.properties().identity;
+        Some(Adapter {
+            name: identity.name.clone(),
             software: identity.physical.is_none(),
+            compiler: client.name(),
         })
     }
     #[cfg(not(feature = "wgpu"))]

@@ -189,6 +189,15 @@ fn launches_are_counted_on_wgpu_only_and_the_adapter_is_named() {
     if gpu_adapter.name.contains("llvmpipe") {
         assert!(gpu_adapter.software, "{gpu_adapter:?}");
     }
+    // WGSL unless the `vulkan` feature is on (then SPIR-V where the adapter takes it); an
+    // autodiff device names the adapter it wraps.
+    let compilers: &[&str] = if cfg!(feature = "vulkan") {
+        &["wgpu<spirv>", "wgpu<wgsl>"]
+    } else {
+        &["wgpu<wgsl>"]
+    };
+    assert!(compilers.contains(&gpu_adapter.compiler), "{gpu_adapter:?}");
+    assert_eq!(adapter(&gpu.clone().autodiff()), Some(gpu_adapter));
 }
 
 /// The convolutional LTC layer (both convolutions, the pooling) agrees in spikes, membranes

@@ -200,10 +200,15 @@ pub fn require_epochs(epochs: usize) -> Result<(), burn_fptt::ConfigError> {
 
 /// Says once on stderr which adapter a GPU device runs on, and warns when it is a software one
 /// (lavapipe: a GPU backend on the CPU, far slower than the CPU backends). Returns the adapter's
-/// name for the results JSON (`null` on the CPU backends).
+/// name and compiler, `NAME (wgpu<wgsl>)`, for the results JSON (`null` on the CPU backends).
 pub fn announce_device(device: &burn::tensor::Device) -> Option<String> {
     let adapter = burn_fptt::adapter(device)?;
-    eprintln!("{} adapter: {}", burn_fptt::default_backend(), adapter.name);
+    eprintln!(
+        "{} adapter: {} ({})",
+        burn_fptt::default_backend(),
+        adapter.name,
+        adapter.compiler
+    );
     if adapter.software {
         eprintln!(
             "warning: `{}` is a software adapter (no GPU): expect it to be far slower than the \
@@ -211,5 +216,5 @@ pub fn announce_device(device: &burn::tensor::Device) -> Option<String> {
             adapter.name
         );
     }
-    Some(adapter.name)
+    Some(format!("{} ({})", adapter.name, adapter.compiler))
 }

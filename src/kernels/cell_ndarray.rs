@@ -16,8 +16,10 @@ use burn::backend::ndarray::{NdArrayTensor, SharedArray};
 use burn::backend::tensor::FloatTensor;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, Ix1, Ix2, IxDyn};
+use rayon::prelude::*;
 
 use super::cell::reference;
+use super::loops::GRAIN;
 
 type Float = FloatTensor<NdArray>;
 
@@ -122,34 +124,68 @@ fn same_f32_shapes(tensors: &[&Float]) -> bool {
             .all(|pair| pair[0].shape() == pair[1].shape())
 }
 
+/// A tensor of `shape` holding `values` in standard order.
+fn output(shape: &[usize], values: Vec<f32>) -> Float {
+    tensor(ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per element"))
+}
+
+// `map`, `map2` and `map3` run on rayon's threads, `GRAIN` elements per task, when there are
+// more elements than that (each value is the same either way, and the order of the output too).
+
 /// `f` over the elements of one array, as a new tensor of its shape.
-fn map(input: Float, f: impl Fn(f32) -> f32) -> Float {
+fn map(input: Float, f: impl Fn(f32) -> f32 + Sync + Send) -> Float {
     let input = array(input);
-    let out: Vec<f32> = values(&input).iter().map(|&x| f(x)).collect();
-    tensor(ArrayD::from_shape_vec(IxDyn(input.shape()), out).expect("one value per element"))
+    let values = values(&input);
+    let out = if values.len() <= GRAIN {
+        values.iter().map(|&x| f(x)).collect()
+    } else {
+        values
+            .par_iter()
+            .with_min_len(GRAIN)
+            .map(|&x| f(x))
+            .collect()
+    };
+    output(input.shape(), out)
 }
 
 /// `f` over the paired elements of two arrays of one shape.
-fn map2(a: Float, b: Float, f: impl Fn(f32, f32) -> f32) -> Float {
+fn map2(a: Float, b: Float, f: impl Fn(f32, f32) -> f32 + Sync + Send) -> Float {
     let (a, b) = (array(a), array(b));
-    let out: Vec<f32> = values(&a)
-        .iter()
-        .zip(values(&b).iter())
+    let (va, vb) = (values(&a), values(&b));
+    if va.len() <= GRAIN {
+        let out = va.iter().zip(vb.iter()).map(|(&a, &b)| f(a, b)).collect();
+        return output(a.shape(), out);
+    }
+    let out = va
+        .par_iter()
+        .zip(vb.par_iter())
+        .with_min_len(GRAIN)
         .map(|(&a, &b)| f(a, b))
         .collect();
-    tensor(ArrayD::from_shape_vec(IxDyn(a.shape()), out).expect("one value per element"))
+    output(a.shape(), out)
 }
 
 /// `f` over the paired elements of three arrays of one shape.
-fn map3(a: Float, b: Float, c: Float, f: impl Fn(f32, f32, f32) -> f32) -> Float {
+fn map3(a: Float, b: Float, c: Float, f: impl Fn(f32, f32, f32) -> f32 + Sync + Send) -> Float {
     let (a, b, c) = (array(a), array(b), array(c));
-    let out: Vec<f32> = values(&a)
-        .iter()
-        .zip(values(&b).iter())
-        .zip(values(&c).iter())
+    let (va, vb, vc) = (values(&a), values(&b), values(&c));
+    if va.len() <= GRAIN {
+        let out = va
+            .iter()
+            .zip(vb.iter())
+            .zip(vc.iter())
+            .map(|((&a, &b), &c)| f(a, b, c))
+            .collect();
+        return output(a.shape(), out);
+    }
+    let out = va
+        .par_iter()
+        .zip(vb.par_iter())
+        .zip(vc.par_iter())
+        .with_min_len(GRAIN)
         .map(|((&a, &b), &c)| f(a, b, c))
         .collect();
-    tensor(ArrayD::from_shape_vec(IxDyn(a.shape()), out).expect("one value per element"))
+    output(a.shape(), out)
 }
 
 pub(super) fn logistic(z: Float) -> Float {

@@ -245,6 +245,24 @@ fn after_step_kernel<F: Float>(
     multiplier_out[ABSOLUTE_POS] = updated;
 }
 
+/// `grad · min(1, max_norm / (√squared_norm + 1e-6))`, the factor worked by every unit from the
+/// one-element total, in the reference's order.
+#[cube(launch)]
+fn clip_scale_kernel<F: Float>(
+    grad: &Tensor<F>,
+    squared_norm: &Tensor<F>,
+    out: &mut Tensor<F>,
+    max_norm: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let norm = F::sqrt(squared_norm[0]) + F::cast_from(1e-6f32);
+    let factor = F::min(F::recip(norm) * F::cast_from(max_norm), F::new(1.0));
+    out[ABSOLUTE_POS] = grad[ABSOLUTE_POS] * factor;
+}
+
 /// `exp((v − mean)² · factor)`.
 #[cube]
 fn bump<F: Float>(v: F, mean: F, factor: F) -> F {
@@ -519,6 +537,31 @@ impl UpdateOps for CubeBackend {
                 dtype,
             )
         });
+        out
+    }
+
+    fn clip_scale(
+        grad: FloatTensor<Self>,
+        squared_norm: FloatTensor<Self>,
+        max_norm: f64,
+    ) -> FloatTensor<Self> {
+        let [grad, squared_norm] = [grad, squared_norm].map(into_contiguous);
+        let out = empty_like(&grad);
+        if grad.shape().num_elements() > 0 {
+            let (count, dim) = elementwise(&grad);
+            let client = grad.client.clone();
+            let dtype = dtype_to_storage_type(grad.dtype);
+            clip_scale_kernel::launch(
+                &client,
+                count,
+                dim,
+                grad.into_tensor_arg(),
+                squared_norm.into_tensor_arg(),
+                out.clone().into_tensor_arg(),
+                max_norm as f32,
+                dtype,
+            );
+        }
         out
     }
 }

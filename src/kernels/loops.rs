@@ -1,10 +1,49 @@
 //! The fused loops on plain slices, in the floating-point operation order of the tensor forms
 //! they replace (`Fptt::regularise`, `Adamax`'s step, `Fptt::after_step`).
+//!
+//! A slice longer than [`GRAIN`] is cut into chunks of that many elements that rayon's threads
+//! run in parallel (`RAYON_NUM_THREADS`); each element's arithmetic is the same either way, so
+//! the values are too. The sum of squares stays on one thread, in one order.
+
+use rayon::prelude::*;
 
 use super::{AdamaxScalars, MultiGaussianTerms};
 
+/// Elements per parallel task: a loop over at most this many runs on the calling thread, where
+/// handing it to other threads would cost more than it saves (PyTorch's grain size for its
+/// element-wise loops, `at::internal::GRAIN_SIZE`).
+pub(crate) const GRAIN: usize = 32_768;
+
 /// Turns the task gradient in `gradient` into the regularised one, in place.
 pub(crate) fn regularised_gradient(
+    gradient: &mut [f32],
+    weight: &[f32],
+    running_mean: &[f32],
+    multiplier: &[f32],
+    alpha: f32,
+    lambda_scale: f32,
+) {
+    if gradient.len() <= GRAIN {
+        return regularised_gradient_chunk(
+            gradient,
+            weight,
+            running_mean,
+            multiplier,
+            alpha,
+            lambda_scale,
+        );
+    }
+    gradient
+        .par_chunks_mut(GRAIN)
+        .zip(weight.par_chunks(GRAIN))
+        .zip(running_mean.par_chunks(GRAIN))
+        .zip(multiplier.par_chunks(GRAIN))
+        .for_each(|(((gradient, weight), mean), multiplier)| {
+            regularised_gradient_chunk(gradient, weight, mean, multiplier, alpha, lambda_scale)
+        });
+}
+
+fn regularised_gradient_chunk(
     gradient: &mut [f32],
     weight: &[f32],
     running_mean: &[f32],
@@ -33,6 +72,27 @@ pub(crate) fn sum_of_squares(values: &[f32]) -> f64 {
 }
 
 pub(crate) fn adamax_step(
+    grad: &[f32],
+    weight: &mut [f32],
+    moment: &mut [f32],
+    infinity_norm: &mut [f32],
+    first: bool,
+    scalars: AdamaxScalars,
+) {
+    if weight.len() <= GRAIN {
+        return adamax_chunk(grad, weight, moment, infinity_norm, first, scalars);
+    }
+    weight
+        .par_chunks_mut(GRAIN)
+        .zip(moment.par_chunks_mut(GRAIN))
+        .zip(infinity_norm.par_chunks_mut(GRAIN))
+        .zip(grad.par_chunks(GRAIN))
+        .for_each(|(((weight, moment), norm), grad)| {
+            adamax_chunk(grad, weight, moment, norm, first, scalars)
+        });
+}
+
+fn adamax_chunk(
     grad: &[f32],
     weight: &mut [f32],
     moment: &mut [f32],
@@ -71,6 +131,25 @@ pub(crate) fn after_step(
     alpha: f64,
     beta: f64,
 ) {
+    if weight.len() <= GRAIN {
+        return after_step_chunk(weight, running_mean, multiplier, alpha, beta);
+    }
+    running_mean
+        .par_chunks_mut(GRAIN)
+        .zip(multiplier.par_chunks_mut(GRAIN))
+        .zip(weight.par_chunks(GRAIN))
+        .for_each(|((mean, multiplier), weight)| {
+            after_step_chunk(weight, mean, multiplier, alpha, beta)
+        });
+}
+
+fn after_step_chunk(
+    weight: &[f32],
+    running_mean: &mut [f32],
+    multiplier: &mut [f32],
+    alpha: f64,
+    beta: f64,
+) {
     // The scalars as the tensor form computes them: in f64, then rounded to f32.
     let (keep, ratio) = ((1.0 - beta) as f32, (beta / alpha) as f32);
     let (alpha, beta) = (alpha as f32, beta as f32);
@@ -85,6 +164,15 @@ pub(crate) fn after_step(
 /// [`Surrogate::MultiGaussian`](crate::Surrogate::MultiGaussian)), with the constants and the
 /// operations of `Surrogate::derivative`'s tensor form.
 pub(crate) fn multi_gaussian(values: &mut [f32], terms: &MultiGaussianTerms) {
+    if values.len() <= GRAIN {
+        return multi_gaussian_chunk(values, terms);
+    }
+    values
+        .par_chunks_mut(GRAIN)
+        .for_each(|values| multi_gaussian_chunk(values, terms));
+}
+
+fn multi_gaussian_chunk(values: &mut [f32], terms: &MultiGaussianTerms) {
     let (lens, wide) = (terms.lens, terms.wide);
     let (centre_scale, sides_scale) = (terms.centre_scale as f32, terms.sides_scale as f32);
     // exp(-(v - mean)^2 / (2 sd^2)), the exponent's factor rounded to f32 as `mul_scalar` does.

@@ -209,6 +209,20 @@ pub(crate) fn after_step(
     )
 }
 
+/// `grad · min(1, max_norm / (√squared_norm + 1e-6))`, with the squared global norm in a
+/// one-element tensor on the gradients' device (no device sync).
+pub(crate) fn clip_scale<const D: usize>(
+    grad: Tensor<D>,
+    squared_norm: &Tensor<1>,
+    max_norm: f64,
+) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::clip_scale(
+        grad.into_dispatch(),
+        squared_norm.clone().into_dispatch(),
+        max_norm,
+    ))
+}
+
 /// The multi-Gaussian surrogate's `g(v)` element-wise, as a new tensor outside any autodiff
 /// graph (`v` itself is not written).
 pub(crate) fn multi_gaussian<const D: usize>(

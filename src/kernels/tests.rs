@@ -207,6 +207,45 @@ fn the_updates_match_values_worked_by_hand() {
 }
 
 #[test]
+fn clipping_scales_by_the_global_norm_on_every_backend() {
+    for device in devices() {
+        device.seed(5);
+        // A 2-d gradient of 1 003 · 3 elements and a total of squares of 400 (norm 20).
+        let grad = Tensor::<2>::random([1003, 3], Distribution::Uniform(-1.0, 1.0), &device);
+        let squared_norm = Tensor::<1>::from_floats([400.0], &device);
+        for max_norm in [5.0, 1e3] {
+            let clipped = clip_scale(grad.clone(), &squared_norm, max_norm);
+            assert_eq!(clipped.dims(), [1003, 3]);
+            let expected = Tensor::<2>::from_dispatch(reference::clip_scale::<Dispatch>(
+                grad.clone().into_dispatch(),
+                dispatch(&squared_norm),
+                max_norm,
+            ));
+            assert_matches(
+                &clipped.reshape([3009]),
+                &expected.reshape([3009]),
+                &device,
+                "clip_scale",
+            );
+        }
+        // By hand: |(3, −4)| = 5; max_norm 1 scales by 1 / (5 + 1e-6) ≈ 0.2, a max_norm above the
+        // norm leaves the gradient exactly as it was.
+        let grad = Tensor::<1>::from_data(TensorData::from([3.0f32, -4.0]), &device);
+        let squared_norm = Tensor::<1>::from_floats([25.0], &device);
+        let clipped = values(&clip_scale(grad.clone(), &squared_norm, 1.0));
+        assert!(
+            (clipped[0] - 0.6).abs() < 1e-6 && (clipped[1] + 0.8).abs() < 1e-6,
+            "{device:?}: {clipped:?}"
+        );
+        assert_eq!(
+            values(&clip_scale(grad, &squared_norm, 10.0)),
+            [3.0, -4.0],
+            "{device:?}"
+        );
+    }
+}
+
+#[test]
 fn the_multi_gaussian_slope_gives_the_surrogates_values_and_keeps_its_input() {
     let surrogate = crate::Surrogate::multi_gaussian();
     let crate::Surrogate::MultiGaussian {

@@ -1,5 +1,6 @@
 //! The work of an online step outside the autodiff graph: FPTT's regularised gradient, the
-//! Adamax step, FPTT's after-step update, and the multi-Gaussian surrogate's slope.
+//! clipping by a global norm, the Adamax step, FPTT's after-step update, and the multi-Gaussian
+//! surrogate's slope.
 //!
 //! Written with tensor operations an FPTT update is about 26 passes over every parameter, each
 //! allocating a buffer (and on wgpu, launching a kernel). The CPU backends run each operation as
@@ -140,6 +141,18 @@ pub(crate) trait UpdateOps: Backend {
     fn multi_gaussian(v: FloatTensor<Self>, terms: MultiGaussianTerms) -> FloatTensor<Self> {
         reference::multi_gaussian::<Self>(v, terms)
     }
+
+    /// `grad · min(1, max_norm / (√squared_norm + 1e-6))`: a gradient clipped by the global norm
+    /// whose square the one-element `squared_norm` holds (PyTorch's `clip_grad_norm_` factor),
+    /// without reading it on the host. `grad` has any shape.
+    #[fusion(dtype = grad, shape = grad)]
+    fn clip_scale(
+        grad: FloatTensor<Self>,
+        squared_norm: FloatTensor<Self>,
+        max_norm: f64,
+    ) -> FloatTensor<Self> {
+        reference::clip_scale::<Self>(grad, squared_norm, max_norm)
+    }
 }
 
 /// The shapes and dtypes of the updates' outputs, which burn's fusion needs before it runs them.
@@ -272,6 +285,20 @@ pub(crate) mod reference {
         (running_mean, multiplier)
     }
 
+    pub(crate) fn clip_scale<B: Backend>(
+        grad: FloatTensor<B>,
+        squared_norm: FloatTensor<B>,
+        max_norm: f64,
+    ) -> FloatTensor<B> {
+        let norm = B::float_add_scalar(B::float_sqrt(squared_norm), scalar(1e-6));
+        let factor = B::float_clamp_max(
+            B::float_mul_scalar(B::float_recip(norm), scalar(max_norm)),
+            scalar(1.0),
+        );
+        let ones = Shape::from(vec![1; grad.shape().num_dims()]);
+        B::float_mul(grad, B::float_reshape(factor, ones))
+    }
+
     /// `exp((v − mean)² · (−1 / (2 sd²)))`.
     fn bump<B: Backend>(v: FloatTensor<B>, mean: f64, sd: f64) -> FloatTensor<B> {
         let offset = B::float_sub_scalar(v, scalar(mean));
@@ -367,6 +394,18 @@ impl<B: UpdateOps, C: CheckpointStrategy> UpdateOps for Autodiff<B, C> {
 
     fn multi_gaussian(v: FloatTensor<Self>, terms: MultiGaussianTerms) -> FloatTensor<Self> {
         Self::from_inner(B::multi_gaussian(Self::inner(v), terms))
+    }
+
+    fn clip_scale(
+        grad: FloatTensor<Self>,
+        squared_norm: FloatTensor<Self>,
+        max_norm: f64,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::clip_scale(
+            Self::inner(grad),
+            Self::inner(squared_norm),
+            max_norm,
+        ))
     }
 }
 

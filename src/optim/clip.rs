@@ -4,10 +4,17 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
+use crate::kernels;
+
 /// A factor that scales every gradient.
 pub(crate) enum Factor {
-    /// A one-element tensor on the gradients' device, so that no device sync is needed.
-    Device(Box<Tensor<1>>),
+    /// `min(1, max_norm / (√squared_norm + 1e-6))`, from the squared norm in a one-element
+    /// tensor on the gradients' device, worked where the gradients are scaled (one kernel per
+    /// gradient on wgpu), so that no device sync is needed.
+    Clip {
+        squared_norm: Box<Tensor<1>>,
+        max_norm: f64,
+    },
     /// Known on the host already.
     Host(f64),
 }
@@ -22,7 +29,10 @@ impl ModuleVisitor for Scale<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(grad) = self.grads.remove::<D>(param.id) {
             let scaled = match &self.factor {
-                Factor::Device(factor) => grad * factor.as_ref().clone().reshape([1; D]),
+                Factor::Clip {
+                    squared_norm,
+                    max_norm,
+                } => kernels::clip_scale(grad, squared_norm, *max_norm),
                 Factor::Host(factor) => grad.mul_scalar(*factor),
             };
             self.grads.register::<D>(param.id, scaled);
@@ -48,11 +58,11 @@ pub(crate) fn clip_by_squared_norm<M: Module>(
     squared_norm: Tensor<1>,
     max_norm: f64,
 ) {
-    let factor = (squared_norm.sqrt() + 1e-6)
-        .recip()
-        .mul_scalar(max_norm)
-        .clamp_max(1.0);
-    scale(model, grads, Factor::Device(Box::new(factor)));
+    let factor = Factor::Clip {
+        squared_norm: Box::new(squared_norm),
+        max_norm,
+    };
+    scale(model, grads, factor);
 }
 
 /// The squared global L2 norm of the gradients of `model`'s parameters, `None` when none has a
