@@ -8,6 +8,7 @@
 //! | operation | forward | kept for the backward pass |
 //! | --- | --- | --- |
 //! | [`CellOps::affine`] | `x W + b` | `x`, `W` (already alive) |
+//! | [`CellOps::product`] | `x W` | `x`, `W` (already alive) |
 //! | [`CellOps::affine_pair`] | `x₁ W₁ + x₂ W₂ + b` | `x₁`, `W₁`, `x₂`, `W₂` (already alive) |
 //! | [`CellOps::logistic`] | `1 / (1 + e^(−z))` | the output |
 //! | [`CellOps::blend`] | `a + w (b − a)` | `a`, `b`, `w` (already alive) |
@@ -52,6 +53,12 @@ pub(crate) trait CellOps: Backend {
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         reference::affine::<Self>(x, w, b)
+    }
+
+    /// `x W`, without a bias (a recurrent weight's product).
+    #[fusion(default)]
+    fn product(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::product::<Self>(x, w)
     }
 
     /// `x₁ W₁ + x₂ W₂ + b`, summed in that order.
@@ -151,6 +158,10 @@ pub(crate) mod reference {
         B::float_add(B::float_matmul(x, w), b)
     }
 
+    pub(crate) fn product<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>) -> FloatTensor<B> {
+        B::float_matmul(x, w)
+    }
+
     pub(crate) fn affine_pair<B: Backend>(
         x1: FloatTensor<B>,
         w1: FloatTensor<B>,
@@ -236,6 +247,10 @@ impl CellOps for NdArray {
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         super::cell_ndarray::affine(x, w, b)
+    }
+
+    fn product(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cell_ndarray::product(x, w)
     }
 
     fn affine_pair(
@@ -376,6 +391,23 @@ mod tests {
                 "affine dW",
             );
             assert_close(b.grad(&grads).unwrap(), &[4.0, 6.0], "affine db");
+
+            // Without a bias: x₁ W₁ = [[1 + 1, −1 + 4], [3 + 2, −3 + 8]].
+            let y = affine(x1.clone(), w1.clone(), None);
+            assert_close(y.clone(), &[2.0, 3.0, 5.0, 5.0], "product y");
+            let grads = (y * Tensor::from_data([[1.0f32, 2.0], [3.0, 4.0]], &device))
+                .sum()
+                .backward();
+            assert_close(
+                x1.grad(&grads).unwrap(),
+                &[-1.0, 4.5, -1.0, 9.5],
+                "product dx",
+            );
+            assert_close(
+                w1.grad(&grads).unwrap(),
+                &[10.0, 14.0, 14.0, 20.0],
+                "product dW",
+            );
         }
     }
 
@@ -432,6 +464,12 @@ mod tests {
             let y = affine_pair(x.clone(), w.clone(), state, ws, Some(b));
             let grads = y.sum().backward();
             assert_close(w.grad(&grads).unwrap(), &[1.0, 2.0], "dW");
+            assert!(x.grad(&grads).is_none());
+
+            // A recurrent product: the detached state times a tracked weight.
+            let y = affine(x.clone(), w.clone(), None);
+            let grads = (y * 3.0).sum().backward();
+            assert_close(w.grad(&grads).unwrap(), &[3.0, 6.0], "recurrent dW");
             assert!(x.grad(&grads).is_none());
 
             let a = tracked::<1>(TensorData::from([1.0f32]), &device);

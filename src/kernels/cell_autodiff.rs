@@ -81,6 +81,30 @@ impl<B: CellOps> Backward<B, 3> for AffineBackward {
 }
 
 #[derive(Debug)]
+struct ProductBackward;
+
+impl<B: CellOps> Backward<B, 2> for ProductBackward {
+    /// `x` (kept when `W` is tracked), `W` (kept when `x` is tracked).
+    type State = (Option<NodeId>, Option<NodeId>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let (x, w) = ops.state;
+        let operands = [
+            retrieve::<B>(checkpointer, x),
+            retrieve::<B>(checkpointer, w),
+        ];
+        let g = grads.consume::<B>(&ops.node);
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
+        product_gradients::<B>(grads, parents, operands, &g);
+    }
+}
+
+#[derive(Debug)]
 struct AffinePairBackward;
 
 impl<B: CellOps> Backward<B, 5> for AffinePairBackward {
@@ -200,6 +224,24 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
                 w.into_primitive(),
                 b.into_primitive(),
             )),
+        }
+    }
+
+    fn product(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x_tracked, w_tracked) = (x.is_tracked(), w.is_tracked());
+        let prep = ProductBackward.prepare::<C>([x.node(), w.node()]);
+        match prep.compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (
+                    w_tracked.then(|| prep.checkpoint(&x)),
+                    x_tracked.then(|| prep.checkpoint(&w)),
+                );
+                let out = B::product(x.into_primitive(), w.into_primitive());
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::product(x.into_primitive(), w.into_primitive()))
+            }
         }
     }
 

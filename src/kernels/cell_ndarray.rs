@@ -52,7 +52,7 @@ fn matrix(array: &SharedArray<f32>) -> ArrayView2<'_, f32> {
 }
 
 /// `a b` into a new matrix.
-fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+fn gemm(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
     let mut out = Array2::zeros((a.nrows(), b.ncols()));
     general_mat_mul(1.0, &a, &b, 0.0, &mut out);
     out
@@ -74,9 +74,17 @@ pub(super) fn affine(x: Float, w: Float, b: Float) -> Float {
         return reference::affine::<NdArray>(x, w, b);
     }
     let (x, w, b) = (array(x), array(w), array(b));
-    let mut out = product(matrix(&x), matrix(&w));
+    let mut out = gemm(matrix(&x), matrix(&w));
     add_row(&mut out, &b);
     tensor(out.into_dyn())
+}
+
+pub(super) fn product(x: Float, w: Float) -> Float {
+    if !all_f32(&[&x, &w]) {
+        return reference::product::<NdArray>(x, w);
+    }
+    let (x, w) = (array(x), array(w));
+    tensor(gemm(matrix(&x), matrix(&w)).into_dyn())
 }
 
 pub(super) fn affine_pair(x1: Float, w1: Float, x2: Float, w2: Float, b: Float) -> Float {
@@ -84,7 +92,7 @@ pub(super) fn affine_pair(x1: Float, w1: Float, x2: Float, w2: Float, b: Float) 
         return reference::affine_pair::<NdArray>(x1, w1, x2, w2, b);
     }
     let (x1, w1, x2, w2, b) = (array(x1), array(w1), array(x2), array(w2), array(b));
-    let mut out = product(matrix(&x1), matrix(&w1));
+    let mut out = gemm(matrix(&x1), matrix(&w1));
     // `out + x₂ W₂` with β = 1: the sum the reference's addition of two products gives.
     general_mat_mul(1.0, &matrix(&x2), &matrix(&w2), 1.0, &mut out);
     add_row(&mut out, &b);
@@ -96,7 +104,7 @@ pub(super) fn product_with_transposed(g: Float, w: Float) -> Float {
         return reference::product_with_transposed::<NdArray>(g, w);
     }
     let (g, w) = (array(g), array(w));
-    tensor(product(matrix(&g), matrix(&w).t()).into_dyn())
+    tensor(gemm(matrix(&g), matrix(&w).t()).into_dyn())
 }
 
 pub(super) fn transposed_product(x: Float, g: Float) -> Float {
@@ -104,7 +112,7 @@ pub(super) fn transposed_product(x: Float, g: Float) -> Float {
         return reference::transposed_product::<NdArray>(x, g);
     }
     let (x, g) = (array(x), array(g));
-    tensor(product(matrix(&x).t(), matrix(&g)).into_dyn())
+    tensor(gemm(matrix(&x).t(), matrix(&g)).into_dyn())
 }
 
 /// The values of `array` in standard (row-major) order, copied only when not laid out so.

@@ -59,7 +59,7 @@ pub(crate) fn affine(x: Tensor<2>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor
             w.into_dispatch(),
             b.into_dispatch(),
         )),
-        None => x.matmul(w),
+        None => Tensor::from_dispatch(Dispatch::product(x.into_dispatch(), w.into_dispatch())),
     }
 }
 
