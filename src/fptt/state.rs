@@ -12,7 +12,7 @@ use burn::tensor::Tensor;
 use super::config::{FpttConfig, LambdaCorrection};
 use crate::error::ConfigError;
 use crate::kernels;
-use crate::optim::{Factor, clip_by_squared_norm, clip_factor, scale};
+use crate::optim::{Factor, clip_by_squared_norm, clip_factor, register_flat, scale};
 
 /// `W̄` and `λ` of one parameter tensor, flattened.
 #[derive(Clone, Debug)]
@@ -91,13 +91,22 @@ fn all_params<M: Module>(model: &M) -> HashMap<ParamId, Tensor<1>> {
     collect.values
 }
 
-/// Adds the regulariser's gradient to the task gradients and sums their squares.
+/// The inputs of the regularised gradients, in the model's order of parameters.
+#[derive(Default)]
+struct RegulariserInputs {
+    ids: Vec<ParamId>,
+    tasks: Vec<Option<Tensor<1>>>,
+    weights: Vec<Tensor<1>>,
+    running_means: Vec<Tensor<1>>,
+    multipliers: Vec<Tensor<1>>,
+}
+
+/// Gathers the [`RegulariserInputs`] of the tracked parameters, taking their task gradients out
+/// of `grads`.
 struct Regularise<'a> {
     params: &'a HashMap<ParamId, Averages>,
     grads: &'a mut GradientsParams,
-    terms: kernels::RegulariserTerms,
-    /// The running sum of squares, as the backend keeps it (see [`kernels::SquaredNorm`]).
-    squares: Option<Tensor<1>>,
+    inputs: RegulariserInputs,
 }
 
 impl ModuleVisitor for Regularise<'_> {
@@ -105,20 +114,14 @@ impl ModuleVisitor for Regularise<'_> {
         let Some(averages) = self.params.get(&param.id) else {
             return;
         };
-        let weight = param.val().inner();
-        let dims = weight.dims();
-        let weight = flat(weight);
-        let task = self.grads.remove::<D>(param.id).map(flat);
-        let (grad, squares) = kernels::regularised_gradient(
-            task,
-            &weight,
-            &averages.running_mean,
-            &averages.multiplier,
-            self.squares.take(),
-            self.terms,
-        );
-        self.squares = Some(squares);
-        self.grads.register::<D>(param.id, grad.reshape(dims));
+        let inputs = &mut self.inputs;
+        inputs.ids.push(param.id);
+        inputs
+            .tasks
+            .push(self.grads.remove::<D>(param.id).map(flat));
+        inputs.weights.push(flat(param.val().inner()));
+        inputs.running_means.push(averages.running_mean.clone());
+        inputs.multipliers.push(averages.multiplier.clone());
     }
 }
 
@@ -199,14 +202,27 @@ impl Fptt {
         let mut visitor = Regularise {
             params: &self.params,
             grads: &mut grads,
-            terms: kernels::RegulariserTerms {
-                alpha: self.config.alpha,
-                lambda_scale: self.lambda_scale(),
-            },
-            squares: None,
+            inputs: RegulariserInputs::default(),
         };
         model.visit(&mut visitor);
-        let (Some(max_norm), Some(squares)) = (self.config.clip_norm, visitor.squares) else {
+        let RegulariserInputs {
+            ids,
+            tasks,
+            weights,
+            running_means,
+            multipliers,
+        } = visitor.inputs;
+        if ids.is_empty() {
+            return grads;
+        }
+        let terms = kernels::RegulariserTerms {
+            alpha: self.config.alpha,
+            lambda_scale: self.lambda_scale(),
+        };
+        let (gradients, squares) =
+            kernels::regularised_gradients(tasks, &weights, &running_means, &multipliers, terms);
+        register_flat(model, &mut grads, ids.into_iter().zip(gradients).collect());
+        let Some(max_norm) = self.config.clip_norm else {
             return grads;
         };
         match kernels::SquaredNorm::of(squares) {
@@ -274,20 +290,29 @@ impl Fptt {
     /// The post-step updates, from the parameters after the optimizer step:
     /// `λ <- λ - α (W - W̄)`, then `W̄ <- (1 - β) W̄ + β W - (β/α) λ`.
     pub fn after_step<M: Module>(&mut self, model: &M) {
-        let weights = trainable(model);
+        let mut weights = trainable(model);
         let (alpha, beta) = (self.config.alpha, self.config.beta);
+        let mut ids = Vec::new();
+        let (mut current, mut running_means, mut multipliers) =
+            (Vec::new(), Vec::new(), Vec::new());
         // Taken out of the map so that the update can write them in place.
         for (id, averages) in std::mem::take(&mut self.params) {
-            let Some(weight) = weights.get(&id) else {
+            let Some(weight) = weights.remove(&id) else {
                 self.params.insert(id, averages);
                 continue;
             };
-            let Averages {
-                running_mean,
-                multiplier,
-            } = averages;
-            let (running_mean, multiplier) =
-                kernels::after_step(weight, running_mean, multiplier, alpha, beta);
+            ids.push(id);
+            current.push(weight);
+            running_means.push(averages.running_mean);
+            multipliers.push(averages.multiplier);
+        }
+        if ids.is_empty() {
+            return;
+        }
+        let (running_means, multipliers) =
+            kernels::after_steps(current, running_means, multipliers, alpha, beta);
+        for ((id, running_mean), multiplier) in ids.into_iter().zip(running_means).zip(multipliers)
+        {
             self.params.insert(
                 id,
                 Averages {

@@ -151,6 +151,65 @@ pub(crate) fn regularised_gradient(
     )
 }
 
+/// [`regularised_gradient`] of several parameters at once (one launch on wgpu): their
+/// regularised gradients, and the sum of all their squares, summed in the order given.
+///
+/// # Panics
+///
+/// When the lists are empty or of different lengths.
+pub(crate) fn regularised_gradients(
+    tasks: Vec<Option<Tensor<1>>>,
+    weights: &[Tensor<1>],
+    running_means: &[Tensor<1>],
+    multipliers: &[Tensor<1>],
+    terms: RegulariserTerms,
+) -> (Vec<Tensor<1>>, Tensor<1>) {
+    update::check_lists(&[
+        tasks.len(),
+        weights.len(),
+        running_means.len(),
+        multipliers.len(),
+    ]);
+    let tasks: Vec<Tensor<1>> = tasks
+        .into_iter()
+        .zip(weights)
+        .map(|(task, weight)| task.unwrap_or_else(|| weight.zeros_like()))
+        .collect();
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    if let (Some(t), Some(w), Some(m), Some(l)) = (
+        lists::cube(&tasks),
+        lists::cube(weights),
+        lists::cube(running_means),
+        lists::cube(multipliers),
+    ) {
+        let (gradients, total) = cube::regularised_gradients(t, w, m, l, terms);
+        return (
+            lists::from_cube(gradients),
+            lists::from_cube(vec![total]).remove(0),
+        );
+    }
+    let mut total: Option<Tensor<1>> = None;
+    let mut gradients = Vec::with_capacity(tasks.len());
+    for (((task, weight), running_mean), multiplier) in tasks
+        .into_iter()
+        .zip(weights)
+        .zip(running_means)
+        .zip(multipliers)
+    {
+        let (gradient, squares) = regularised_gradient(
+            Some(task),
+            weight,
+            running_mean,
+            multiplier,
+            total.take(),
+            terms,
+        );
+        gradients.push(gradient);
+        total = Some(squares);
+    }
+    (gradients, total.expect("checked: at least one parameter"))
+}
+
 impl SquaredNorm {
     /// The total a backend returned from [`regularised_gradient`]: an f64 total was summed on the
     /// host by the CPU loops, and reading it costs nothing.
@@ -207,6 +266,103 @@ pub(crate) fn after_step(
         Tensor::from_dispatch(running_mean),
         Tensor::from_dispatch(multiplier),
     )
+}
+
+/// [`after_step`] of several parameters at once (one launch on wgpu); returns their `W̄` and
+/// `λ`.
+///
+/// # Panics
+///
+/// When the lists are empty or of different lengths.
+pub(crate) fn after_steps(
+    weights: Vec<Tensor<1>>,
+    running_means: Vec<Tensor<1>>,
+    multipliers: Vec<Tensor<1>>,
+    alpha: f64,
+    beta: f64,
+) -> (Vec<Tensor<1>>, Vec<Tensor<1>>) {
+    update::check_lists(&[weights.len(), running_means.len(), multipliers.len()]);
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    if let (Some(w), Some(m), Some(l)) = (
+        lists::cube(&weights),
+        lists::cube(&running_means),
+        lists::cube(&multipliers),
+    ) {
+        let (means, multipliers) = cube::after_steps(w, m, l, alpha, beta);
+        return (lists::from_cube(means), lists::from_cube(multipliers));
+    }
+    weights
+        .iter()
+        .zip(running_means)
+        .zip(multipliers)
+        .map(|((weight, running_mean), multiplier)| {
+            after_step(weight, running_mean, multiplier, alpha, beta)
+        })
+        .unzip()
+}
+
+/// [`clip_scale`] of several flattened gradients at once (one launch on wgpu).
+///
+/// # Panics
+///
+/// When `grads` is empty.
+pub(crate) fn clip_scales(
+    grads: Vec<Tensor<1>>,
+    squared_norm: &Tensor<1>,
+    max_norm: f64,
+) -> Vec<Tensor<1>> {
+    update::check_lists(&[grads.len()]);
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    if let (Some(g), Some(mut n)) = (
+        lists::cube(&grads),
+        lists::cube(std::slice::from_ref(squared_norm)),
+    ) {
+        return lists::from_cube(cube::clip_scales(g, n.remove(0), max_norm));
+    }
+    grads
+        .into_iter()
+        .map(|grad| clip_scale(grad, squared_norm, max_norm))
+        .collect()
+}
+
+/// The lists of tensors of a whole model's updates, as wgpu's tensors: the one place where the
+/// multi-tensor updates choose their backend (burn's `#[backend_extension]` routes by single
+/// tensors, not lists). With `fusion` the wgpu tensors are fusion's, and the updates take the
+/// per-parameter path, as fusion operations.
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+mod lists {
+    use burn::backend::wgpu::CubeTensor;
+    use burn::backend::{
+        BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind,
+    };
+    use burn::tensor::Tensor;
+
+    /// The wgpu tensors of `tensors`, when all are plain (not autodiff) wgpu float tensors.
+    pub(super) fn cube(tensors: &[Tensor<1>]) -> Option<Vec<CubeTensor>> {
+        tensors
+            .iter()
+            .map(|tensor| match tensor.clone().into_dispatch() {
+                DispatchTensor {
+                    kind: DispatchTensorKind::Cube(BackendTensor::Float(tensor)),
+                    autodiff: DispatchAutodiffContext::Disabled,
+                } => Some(tensor),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Plain tensors over wgpu tensors.
+    pub(super) fn from_cube(tensors: Vec<CubeTensor>) -> Vec<Tensor<1>> {
+        tensors
+            .into_iter()
+            .map(|tensor| {
+                Tensor::from_dispatch(DispatchTensor {
+                    kind: DispatchTensorKind::Cube(BackendTensor::Float(tensor)),
+                    autodiff: DispatchAutodiffContext::Disabled,
+                })
+            })
+            .collect()
+    }
 }
 
 /// `grad · min(1, max_norm / (√squared_norm + 1e-6))`, with the squared global norm in a

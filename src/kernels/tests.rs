@@ -305,3 +305,106 @@ fn other_dtypes_take_the_reference_bodies() {
         );
     }
 }
+
+/// Parameters of uneven lengths (one shorter than a cube, one longer than the reducing cube's
+/// units, one of a single element), as a model has.
+fn uneven_parameters(device: &Device) -> Vec<[Tensor<1>; 4]> {
+    [7, 1003, 1]
+        .map(|n| [0; 4].map(|_| random(n, device)))
+        .into_iter()
+        .collect()
+}
+
+/// The multi-tensor updates give what the per-tensor ones give, parameter by parameter, and
+/// the squares of all the gradients summed in the order given.
+#[test]
+fn the_multi_tensor_updates_match_the_per_tensor_ones() {
+    let terms = RegulariserTerms {
+        alpha: 0.5,
+        lambda_scale: 1.0,
+    };
+    for device in devices() {
+        device.seed(11);
+        let params = uneven_parameters(&device);
+        let column = |i: usize| params.iter().map(|p| p[i].clone()).collect::<Vec<_>>();
+        let (tasks, weights, means, multipliers) = (column(0), column(1), column(2), column(3));
+
+        let (gradients, total) = regularised_gradients(
+            tasks.iter().cloned().map(Some).collect(),
+            &weights,
+            &means,
+            &multipliers,
+            terms,
+        );
+        let mut chained = None;
+        for (p, [task, weight, mean, multiplier]) in params.iter().enumerate() {
+            let (expected, squares) = regularised_gradient(
+                Some(task.clone()),
+                weight,
+                mean,
+                multiplier,
+                chained.take(),
+                terms,
+            );
+            assert_matches(&gradients[p], &expected, &device, "regularised gradients");
+            chained = Some(squares);
+        }
+        let (total, chained) = (
+            total.into_scalar::<f64>(),
+            chained.unwrap().into_scalar::<f64>(),
+        );
+        if same_arithmetic(&device) {
+            assert_eq!(total.to_bits(), chained.to_bits(), "{device:?}: total");
+        } else {
+            assert!((total - chained).abs() <= 1e-5 * chained, "{device:?}");
+        }
+
+        let (updated_means, updated_multipliers) = after_steps(
+            weights.clone(),
+            means.clone(),
+            multipliers.clone(),
+            terms.alpha,
+            0.3,
+        );
+        for (p, [_, weight, mean, multiplier]) in params.iter().enumerate() {
+            let (mean, multiplier) =
+                after_step(weight, mean.clone(), multiplier.clone(), terms.alpha, 0.3);
+            assert_matches(&updated_means[p], &mean, &device, "W̄ of several");
+            assert_matches(
+                &updated_multipliers[p],
+                &multiplier,
+                &device,
+                "λ of several",
+            );
+        }
+
+        // A norm of 4 clipped to 2 halves every gradient.
+        let squared_norm = Tensor::<1>::from_floats([16.0], &device);
+        let clipped = clip_scales(tasks.clone(), &squared_norm, 2.0);
+        for (task, clipped) in tasks.iter().zip(&clipped) {
+            let expected = clip_scale(task.clone(), &squared_norm, 2.0);
+            assert_matches(clipped, &expected, &device, "clipped gradients");
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "non-empty lists of one length, got lengths [2, 2, 1]")]
+fn a_multi_tensor_update_refuses_lists_of_different_lengths() {
+    let device = devices().remove(0);
+    let weight = random(3, &device);
+    after_steps(
+        vec![weight.clone(), weight.clone()],
+        vec![weight.clone(), weight.clone()],
+        vec![weight],
+        0.5,
+        0.3,
+    );
+}
+
+#[test]
+#[should_panic(expected = "non-empty lists of one length, got lengths [0]")]
+fn a_multi_tensor_update_refuses_an_empty_list() {
+    let device = devices().remove(0);
+    clip_scales(Vec::new(), &Tensor::<1>::from_floats([1.0], &device), 1.0);
+}

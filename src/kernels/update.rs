@@ -155,6 +155,14 @@ pub(crate) trait UpdateOps: Backend {
     }
 }
 
+/// Panics unless the parameter lists of a multi-tensor update are non-empty and of one length.
+pub(crate) fn check_lists(lengths: &[usize]) {
+    assert!(
+        lengths[0] > 0 && lengths.iter().all(|n| *n == lengths[0]),
+        "a multi-tensor update takes non-empty lists of one length, got lengths {lengths:?}"
+    );
+}
+
 /// The shapes and dtypes of the updates' outputs, which burn's fusion needs before it runs them.
 #[cfg(feature = "fusion")]
 mod fusion_outputs {

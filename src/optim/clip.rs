@@ -1,10 +1,33 @@
 //! Gradient clipping by the global L2 norm, shared by every learning rule.
 
-use burn::module::{Module, ModuleVisitor, Param};
+use std::collections::HashMap;
+
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
 use crate::kernels;
+
+/// Registers flattened gradients as the gradients of `model`'s parameters, in their shapes.
+pub(crate) fn register_flat<M: Module>(
+    model: &M,
+    grads: &mut GradientsParams,
+    flat: HashMap<ParamId, Tensor<1>>,
+) {
+    struct Register<'a> {
+        grads: &'a mut GradientsParams,
+        flat: HashMap<ParamId, Tensor<1>>,
+    }
+    impl ModuleVisitor for Register<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(gradient) = self.flat.remove(&param.id) {
+                let dims = param.val().dims();
+                self.grads.register::<D>(param.id, gradient.reshape(dims));
+            }
+        }
+    }
+    model.visit(&mut Register { grads, flat });
+}
 
 /// A factor that scales every gradient.
 pub(crate) enum Factor {
@@ -19,30 +42,58 @@ pub(crate) enum Factor {
     Host(f64),
 }
 
-/// Multiplies every gradient of `model`'s parameters by one factor.
-struct Scale<'a> {
+/// Multiplies every gradient of `model`'s parameters by a factor known on the host.
+struct ScaleBy<'a> {
     grads: &'a mut GradientsParams,
-    factor: Factor,
+    factor: f64,
 }
 
-impl ModuleVisitor for Scale<'_> {
+impl ModuleVisitor for ScaleBy<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(grad) = self.grads.remove::<D>(param.id) {
-            let scaled = match &self.factor {
-                Factor::Clip {
-                    squared_norm,
-                    max_norm,
-                } => kernels::clip_scale(grad, squared_norm, *max_norm),
-                Factor::Host(factor) => grad.mul_scalar(*factor),
-            };
-            self.grads.register::<D>(param.id, scaled);
+            self.grads
+                .register::<D>(param.id, grad.mul_scalar(self.factor));
         }
     }
 }
 
-/// Scales every gradient of `model`'s parameters by `factor`.
+/// Takes the gradients of `model`'s parameters out of `grads`, flattened, in the model's order.
+struct TakeFlat<'a> {
+    grads: &'a mut GradientsParams,
+    taken: Vec<(ParamId, Tensor<1>)>,
+}
+
+impl ModuleVisitor for TakeFlat<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(grad) = self.grads.remove::<D>(param.id) {
+            let n = grad.shape().num_elements();
+            self.taken.push((param.id, grad.reshape([n])));
+        }
+    }
+}
+
+/// Scales every gradient of `model`'s parameters by `factor` (on wgpu, all of them in one
+/// launch when the factor is worked on the device).
 pub(crate) fn scale<M: Module>(model: &M, grads: &mut GradientsParams, factor: Factor) {
-    model.visit(&mut Scale { grads, factor });
+    match factor {
+        Factor::Host(factor) => model.visit(&mut ScaleBy { grads, factor }),
+        Factor::Clip {
+            squared_norm,
+            max_norm,
+        } => {
+            let mut take = TakeFlat {
+                grads,
+                taken: Vec::new(),
+            };
+            model.visit(&mut take);
+            if take.taken.is_empty() {
+                return;
+            }
+            let (ids, flat): (Vec<_>, Vec<_>) = take.taken.into_iter().unzip();
+            let scaled = kernels::clip_scales(flat, &squared_norm, max_norm);
+            register_flat(model, grads, ids.into_iter().zip(scaled).collect());
+        }
+    }
 }
 
 /// PyTorch's `clip_grad_norm_` factor for a global norm: `min(1, max_norm / (norm + 1e-6))`.

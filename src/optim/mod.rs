@@ -5,4 +5,4 @@ mod clip;
 
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
 pub use clip::clip_global_norm;
-pub(crate) use clip::{Factor, clip_by_squared_norm, clip_factor, scale};
+pub(crate) use clip::{Factor, clip_by_squared_norm, clip_factor, register_flat, scale};
