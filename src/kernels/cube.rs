@@ -21,10 +21,10 @@ use cubecl::prelude::*;
 use cubecl::{CubeCount, CubeDim, calculate_cube_count_elemwise};
 
 use super::cell::{CellOps, reference as cell_reference};
-use super::update::{AdamaxScalars, MultiGaussianTerms, RegulariserTerms, UpdateOps, check_lists};
+use super::update::{AdamaxScalars, MultiGaussianTerms, RegulariserTerms, UpdateOps};
 
 /// Units of the one cube that sums a parameter's squares (a power of two).
-const REDUCE_UNITS: u32 = 256;
+pub(super) const REDUCE_UNITS: u32 = 256;
 
 /// The exponent bits of an f32: all set for infinities and NaN.
 const EXPONENT_BITS: u32 = 0x7F80_0000;
@@ -263,124 +263,6 @@ fn clip_scale_kernel<F: Float>(
     out[ABSOLUTE_POS] = grad[ABSOLUTE_POS] * factor;
 }
 
-/// [`regularised_gradient_kernel`] over a sequence of parameters in one cube: each parameter's
-/// squares summed as there, then added to the running total in the sequence's order (starting
-/// from `earlier[0]` when `add_earlier` is 1); unit 0 writes the total.
-#[cube(launch)]
-#[allow(clippy::too_many_arguments)]
-fn regularised_gradients_kernel<F: Float>(
-    tasks: &Sequence<OwnedTensor<F>>,
-    weights: &Sequence<OwnedTensor<F>>,
-    running_means: &Sequence<OwnedTensor<F>>,
-    multipliers: &Sequence<OwnedTensor<F>>,
-    earlier: &Tensor<F>,
-    gradients: &mut Sequence<OwnedTensor<F>>,
-    squares: &mut Tensor<F>,
-    alpha: f32,
-    lambda_scale: f32,
-    add_earlier: u32,
-    #[comptime] units: usize,
-    #[define(F)] _dtype: ElemType,
-) {
-    let alpha = F::cast_from(alpha);
-    let lambda_scale = F::cast_from(lambda_scale);
-    let unit = UNIT_POS as usize;
-    let mut partial = Shared::new_slice(units);
-    let mut total = F::new(0.0);
-    #[unroll]
-    for p in 0..tasks.len() {
-        let task = &tasks[p];
-        let weight = &weights[p];
-        let running_mean = &running_means[p];
-        let multiplier = &multipliers[p];
-        let gradient = &mut gradients[p];
-        let mut sum = F::new(0.0);
-        let mut index = unit;
-        while index < gradient.len() {
-            let pulled = task[index] + (weight[index] - running_mean[index]) * alpha;
-            let value = pulled - multiplier[index] * lambda_scale;
-            gradient[index] = value;
-            sum += value * value;
-            index += units;
-        }
-        partial[unit] = sum;
-        sync_cube();
-        let mut stride = (CUBE_DIM / 2) as usize;
-        while stride > 0 {
-            if unit < stride {
-                partial[unit] = partial[unit] + partial[unit + stride];
-            }
-            sync_cube();
-            stride /= 2;
-        }
-        if p == 0 {
-            total = partial[0];
-            if add_earlier == 1 {
-                total = earlier[0] + total;
-            }
-        } else {
-            total = total + partial[0];
-        }
-        // Every unit has read the sum before the next parameter writes its partial sums.
-        sync_cube();
-    }
-    if unit == 0 {
-        squares[0] = total;
-    }
-}
-
-/// [`after_step_kernel`] over a sequence of parameters: unit `i` updates element `i` of each
-/// parameter that has one.
-#[cube(launch)]
-#[allow(clippy::too_many_arguments)]
-fn after_steps_kernel<F: Float>(
-    weights: &Sequence<OwnedTensor<F>>,
-    running_means: &Sequence<OwnedTensor<F>>,
-    multipliers: &Sequence<OwnedTensor<F>>,
-    running_means_out: &mut Sequence<OwnedTensor<F>>,
-    multipliers_out: &mut Sequence<OwnedTensor<F>>,
-    alpha: f32,
-    beta: f32,
-    keep: f32,
-    ratio: f32,
-    #[define(F)] _dtype: ElemType,
-) {
-    #[unroll]
-    for p in 0..weights.len() {
-        let running_mean_out = &mut running_means_out[p];
-        if ABSOLUTE_POS < running_mean_out.len() {
-            let w = weights[p][ABSOLUTE_POS];
-            let mean = running_means[p][ABSOLUTE_POS];
-            let updated = multipliers[p][ABSOLUTE_POS] - (w - mean) * F::cast_from(alpha);
-            let moved = mean * F::cast_from(keep) + w * F::cast_from(beta);
-            running_mean_out[ABSOLUTE_POS] = moved - updated * F::cast_from(ratio);
-            let multiplier_out = &mut multipliers_out[p];
-            multiplier_out[ABSOLUTE_POS] = updated;
-        }
-    }
-}
-
-/// [`clip_scale_kernel`] over a sequence of gradients: unit `i` scales element `i` of each
-/// gradient that has one.
-#[cube(launch)]
-fn clip_scales_kernel<F: Float>(
-    grads: &Sequence<OwnedTensor<F>>,
-    squared_norm: &Tensor<F>,
-    outs: &mut Sequence<OwnedTensor<F>>,
-    max_norm: f32,
-    #[define(F)] _dtype: ElemType,
-) {
-    let norm = F::sqrt(squared_norm[0]) + F::cast_from(1e-6f32);
-    let factor = F::min(F::recip(norm) * F::cast_from(max_norm), F::new(1.0));
-    #[unroll]
-    for p in 0..grads.len() {
-        let out = &mut outs[p];
-        if ABSOLUTE_POS < out.len() {
-            out[ABSOLUTE_POS] = grads[p][ABSOLUTE_POS] * factor;
-        }
-    }
-}
-
 /// `exp((v − mean)² · factor)`.
 #[cube]
 fn bump<F: Float>(v: F, mean: F, factor: F) -> F {
@@ -414,12 +296,12 @@ fn multi_gaussian_kernel<F: Float>(
 }
 
 /// A new contiguous tensor of `like`'s shape, dtype and device.
-fn empty_like(like: &CubeTensor) -> CubeTensor {
+pub(super) fn empty_like(like: &CubeTensor) -> CubeTensor {
     empty_shaped(like, like.shape())
 }
 
 /// A new contiguous tensor of `shape`, with `like`'s dtype and device.
-fn empty_shaped(like: &CubeTensor, shape: Shape) -> CubeTensor {
+pub(super) fn empty_shaped(like: &CubeTensor, shape: Shape) -> CubeTensor {
     let bytes = shape.num_elements() * like.dtype.size();
     CubeTensor::new_contiguous(
         like.client.clone(),
@@ -431,33 +313,13 @@ fn empty_shaped(like: &CubeTensor, shape: Shape) -> CubeTensor {
 }
 
 /// The launch geometry for one unit per element of `tensor`.
-fn elementwise(tensor: &CubeTensor) -> (CubeCount, CubeDim) {
+pub(super) fn elementwise(tensor: &CubeTensor) -> (CubeCount, CubeDim) {
     let n = tensor.shape().num_elements();
     let cube_dim = CubeDim::new(&tensor.client, n);
     (
         calculate_cube_count_elemwise(&tensor.client, n, cube_dim),
         cube_dim,
     )
-}
-
-/// The launch geometry for one unit per element of the longest of `tensors`; `None` when all
-/// are empty.
-fn elementwise_over(tensors: &[CubeTensor]) -> Option<(CubeCount, CubeDim)> {
-    let longest = tensors.iter().max_by_key(|t| t.shape().num_elements())?;
-    (longest.shape().num_elements() > 0).then(|| elementwise(longest))
-}
-
-fn contiguous(tensors: Vec<CubeTensor>) -> Vec<CubeTensor> {
-    tensors.into_iter().map(into_contiguous).collect()
-}
-
-/// The tensors as one sequence argument of a kernel.
-fn sequence<F: Float>(tensors: Vec<CubeTensor>) -> SequenceArg<OwnedTensor<F>> {
-    let mut arg = SequenceArg::new();
-    for tensor in tensors {
-        arg.push(tensor.into_tensor_arg());
-    }
-    arg
 }
 
 /// Launches an element-wise kernel over `N` contiguous inputs of one shape into `M` new outputs.
@@ -702,140 +564,4 @@ impl UpdateOps for CubeBackend {
         }
         out
     }
-}
-
-// The updates of a whole model's parameters, as few launches as the adapter's bindings allow
-// (`super::regularised_gradients` and its neighbours route wgpu's tensors here).
-
-/// How many parameters one launch can take when each binds `per_parameter` buffers beside
-/// `fixed` others: the adapter's storage-buffer limit per shader stage (16 on lavapipe, where a
-/// model of 14 tensors takes 7 launches; far more on a GPU), less the metadata buffer CubeCL
-/// binds to every kernel.
-fn parameters_per_launch(client: &Client, per_parameter: usize, fixed: usize) -> usize {
-    let bindings = client.properties().hardware.max_bindings as usize;
-    (bindings.saturating_sub(fixed + 1) / per_parameter).max(1)
-}
-
-/// `UpdateOps::regularised_gradient` of a list of parameters (see
-/// [`regularised_gradients_kernel`]), the squares' total carried from launch to launch.
-pub(super) fn regularised_gradients(
-    tasks: Vec<CubeTensor>,
-    weights: Vec<CubeTensor>,
-    running_means: Vec<CubeTensor>,
-    multipliers: Vec<CubeTensor>,
-    terms: RegulariserTerms,
-) -> (Vec<CubeTensor>, CubeTensor) {
-    check_lists(&[
-        tasks.len(),
-        weights.len(),
-        running_means.len(),
-        multipliers.len(),
-    ]);
-    let client = tasks[0].client.clone();
-    let dtype = dtype_to_storage_type(tasks[0].dtype);
-    let chunk = parameters_per_launch(&client, 5, 2);
-    let [tasks, weights, running_means, multipliers] =
-        [tasks, weights, running_means, multipliers].map(contiguous);
-    let mut gradients = Vec::with_capacity(tasks.len());
-    let mut total: Option<CubeTensor> = None;
-    for start in (0..tasks.len()).step_by(chunk) {
-        let end = (start + chunk).min(tasks.len());
-        let out: Vec<CubeTensor> = tasks[start..end].iter().map(empty_like).collect();
-        let squares = empty_shaped(&tasks[0], Shape::new([1]));
-        // Without an earlier total none is read; the first task stands in.
-        let add_earlier = u32::from(total.is_some());
-        let earlier = total.take().unwrap_or_else(|| tasks[0].clone());
-        regularised_gradients_kernel::launch(
-            &client,
-            CubeCount::Static(1, 1, 1),
-            CubeDim::new_1d(REDUCE_UNITS),
-            sequence(tasks[start..end].to_vec()),
-            sequence(weights[start..end].to_vec()),
-            sequence(running_means[start..end].to_vec()),
-            sequence(multipliers[start..end].to_vec()),
-            earlier.into_tensor_arg(),
-            sequence(out.clone()),
-            squares.clone().into_tensor_arg(),
-            terms.alpha as f32,
-            terms.lambda_scale as f32,
-            add_earlier,
-            REDUCE_UNITS as usize,
-            dtype,
-        );
-        gradients.extend(out);
-        total = Some(squares);
-    }
-    (gradients, total.expect("checked: at least one parameter"))
-}
-
-/// `UpdateOps::after_step` of a list of parameters.
-pub(super) fn after_steps(
-    weights: Vec<CubeTensor>,
-    running_means: Vec<CubeTensor>,
-    multipliers: Vec<CubeTensor>,
-    alpha: f64,
-    beta: f64,
-) -> (Vec<CubeTensor>, Vec<CubeTensor>) {
-    check_lists(&[weights.len(), running_means.len(), multipliers.len()]);
-    let client = weights[0].client.clone();
-    let dtype = dtype_to_storage_type(weights[0].dtype);
-    let chunk = parameters_per_launch(&client, 5, 0);
-    let [weights, running_means, multipliers] =
-        [weights, running_means, multipliers].map(contiguous);
-    let means_out: Vec<CubeTensor> = weights.iter().map(empty_like).collect();
-    let multipliers_out: Vec<CubeTensor> = weights.iter().map(empty_like).collect();
-    for start in (0..weights.len()).step_by(chunk) {
-        let end = (start + chunk).min(weights.len());
-        let Some((count, dim)) = elementwise_over(&weights[start..end]) else {
-            continue;
-        };
-        after_steps_kernel::launch(
-            &client,
-            count,
-            dim,
-            sequence(weights[start..end].to_vec()),
-            sequence(running_means[start..end].to_vec()),
-            sequence(multipliers[start..end].to_vec()),
-            sequence(means_out[start..end].to_vec()),
-            sequence(multipliers_out[start..end].to_vec()),
-            alpha as f32,
-            beta as f32,
-            (1.0 - beta) as f32,
-            (beta / alpha) as f32,
-            dtype,
-        );
-    }
-    (means_out, multipliers_out)
-}
-
-/// `UpdateOps::clip_scale` of a list of gradients.
-pub(super) fn clip_scales(
-    grads: Vec<CubeTensor>,
-    squared_norm: CubeTensor,
-    max_norm: f64,
-) -> Vec<CubeTensor> {
-    check_lists(&[grads.len()]);
-    let client = grads[0].client.clone();
-    let dtype = dtype_to_storage_type(grads[0].dtype);
-    let chunk = parameters_per_launch(&client, 2, 1);
-    let grads = contiguous(grads);
-    let squared_norm = into_contiguous(squared_norm);
-    let outs: Vec<CubeTensor> = grads.iter().map(empty_like).collect();
-    for start in (0..grads.len()).step_by(chunk) {
-        let end = (start + chunk).min(grads.len());
-        let Some((count, dim)) = elementwise_over(&grads[start..end]) else {
-            continue;
-        };
-        clip_scales_kernel::launch(
-            &client,
-            count,
-            dim,
-            sequence(grads[start..end].to_vec()),
-            squared_norm.clone().into_tensor_arg(),
-            sequence(outs[start..end].to_vec()),
-            max_norm as f32,
-            dtype,
-        );
-    }
-    outs
 }

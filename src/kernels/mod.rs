@@ -31,6 +31,8 @@ mod cell_autodiff;
 mod cell_ndarray;
 #[cfg(feature = "wgpu")]
 mod cube;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+mod cube_lists;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
@@ -182,7 +184,7 @@ pub(crate) fn regularised_gradients(
         lists::cube(running_means),
         lists::cube(multipliers),
     ) {
-        let (gradients, total) = cube::regularised_gradients(t, w, m, l, terms);
+        let (gradients, total) = cube_lists::regularised_gradients(t, w, m, l, terms);
         return (
             lists::from_cube(gradients),
             lists::from_cube(vec![total]).remove(0),
@@ -288,7 +290,7 @@ pub(crate) fn after_steps(
         lists::cube(&running_means),
         lists::cube(&multipliers),
     ) {
-        let (means, multipliers) = cube::after_steps(w, m, l, alpha, beta);
+        let (means, multipliers) = cube_lists::after_steps(w, m, l, alpha, beta);
         return (lists::from_cube(means), lists::from_cube(multipliers));
     }
     weights
@@ -317,7 +319,7 @@ pub(crate) fn clip_scales(
         lists::cube(&grads),
         lists::cube(std::slice::from_ref(squared_norm)),
     ) {
-        return lists::from_cube(cube::clip_scales(g, n.remove(0), max_norm));
+        return lists::from_cube(cube_lists::clip_scales(g, n.remove(0), max_norm));
     }
     grads
         .into_iter()
