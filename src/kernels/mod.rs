@@ -339,15 +339,18 @@ mod lists {
     };
     use burn::tensor::Tensor;
 
-    /// The wgpu tensors of `tensors`, when all are plain (not autodiff) wgpu float tensors.
+    /// The wgpu tensors of `tensors`, when all are plain (not autodiff) wgpu float tensors of
+    /// one dtype (a kernel is compiled for one float type; mixed lists take the per-parameter
+    /// path).
     pub(super) fn cube(tensors: &[Tensor<1>]) -> Option<Vec<CubeTensor>> {
+        let dtype = tensors.first()?.dtype();
         tensors
             .iter()
             .map(|tensor| match tensor.clone().into_dispatch() {
                 DispatchTensor {
                     kind: DispatchTensorKind::Cube(BackendTensor::Float(tensor)),
                     autodiff: DispatchAutodiffContext::Disabled,
-                } => Some(tensor),
+                } if tensor.dtype == dtype => Some(tensor),
                 _ => None,
             })
             .collect()
