@@ -155,6 +155,10 @@ pub struct Adapter {
     /// The runtime and the shader language it compiles to: `wgpu<wgsl>`, or `wgpu<spirv>` when
     /// the crate is built with the `vulkan` feature and the adapter takes SPIR-V.
     pub compiler: &'static str,
+    /// How many storage buffers one kernel may bind (the adapter's limit per shader stage, less
+    /// the one wgpu keeps): 15 on wgpu's OpenGL backend over llvmpipe, 31 on lavapipe (Vulkan),
+    /// far more on a GPU. It decides how many parameters one multi-tensor update kernel takes.
+    pub bindings: u32,
 }
 
 /// The adapter of `device` when it runs on a GPU backend (wgpu), `None` on the CPU backends.
@@ -177,6 +181,7 @@ pub fn adapter(device: &Device) -> Option<Adapter> {
             name: identity.name.clone(),
             software: identity.physical.is_none(),
             compiler: client.name(),
+            bindings: client.properties().hardware.max_bindings,
         })
     }
     #[cfg(not(feature = "wgpu"))]
