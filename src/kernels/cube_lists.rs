@@ -157,9 +157,9 @@ fn sequence<F: Float>(tensors: Vec<CubeTensor>) -> SequenceArg<OwnedTensor<F>> {
 }
 
 /// How many parameters one launch can take when each binds `per_parameter` buffers beside
-/// `fixed` others: the adapter's storage-buffer limit per shader stage (16 on lavapipe, where a
-/// model of 14 tensors takes 7 launches; far more on a GPU), less the metadata buffer CubeCL
-/// binds to every kernel.
+/// `fixed` others: the bindings CubeCL allows a kernel (`crate::Adapter::bindings`: 31 on
+/// lavapipe, where the updates of a model of 14 tensors take 3 + 1 + 3 launches; 15 on wgpu's
+/// OpenGL backend; far more on a GPU), less the metadata buffer it binds to every kernel.
 fn parameters_per_launch(client: &Client, per_parameter: usize, fixed: usize) -> usize {
     let bindings = client.properties().hardware.max_bindings as usize;
     (bindings.saturating_sub(fixed + 1) / per_parameter).max(1)
