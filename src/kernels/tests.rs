@@ -306,10 +306,11 @@ fn other_dtypes_take_the_reference_bodies() {
     }
 }
 
-/// Parameters of uneven lengths (one shorter than a cube, one longer than the reducing cube's
-/// units, one of a single element), as a model has.
+/// Seven parameters of uneven lengths (shorter than a cube, longer than the reducing cube's
+/// units, a single element), as a model has: more than one launch takes on lavapipe (31
+/// bindings: 5 a launch) or OpenGL (15: 2), so the total carried between launches is tested.
 fn uneven_parameters(device: &Device) -> Vec<[Tensor<1>; 4]> {
-    [7, 1003, 1]
+    [7, 1003, 1, 300, 5, 64, 2]
         .map(|n| [0; 4].map(|_| random(n, device)))
         .into_iter()
         .collect()
