@@ -132,6 +132,70 @@ fn add_pair_and_row_kernel<F: Float>(
     out[ABSOLUTE_POS] = (first[ABSOLUTE_POS] + second[ABSOLUTE_POS]) + bias[column];
 }
 
+/// FPTT's regularised gradient of one element, `task + α (W − W̄) − s λ`, in that order.
+#[cube]
+pub(super) fn regularised<F: Float>(
+    task: F,
+    weight: F,
+    running_mean: F,
+    multiplier: F,
+    alpha: F,
+    lambda_scale: F,
+) -> F {
+    let pulled = task + (weight - running_mean) * alpha;
+    pulled - multiplier * lambda_scale
+}
+
+/// The sum of every unit's `sum` over the cube, halved pairwise in `partial` (a slot per unit);
+/// every unit gets it. A caller that writes `partial` again syncs the cube first.
+#[cube]
+pub(super) fn sum_over_cube<F: Float>(partial: &mut Shared<[F]>, sum: F) -> F {
+    let unit = UNIT_POS as usize;
+    partial[unit] = sum;
+    sync_cube();
+    let mut stride = (CUBE_DIM / 2) as usize;
+    while stride > 0 {
+        if unit < stride {
+            partial[unit] = partial[unit] + partial[unit + stride];
+        }
+        sync_cube();
+        stride /= 2;
+    }
+    partial[0]
+}
+
+/// FPTT's after-step `λ − α (W − W̄)`, the new multiplier.
+#[cube]
+pub(super) fn updated_multiplier<F: Float>(
+    weight: F,
+    running_mean: F,
+    multiplier: F,
+    alpha: F,
+) -> F {
+    multiplier - (weight - running_mean) * alpha
+}
+
+/// FPTT's after-step `(1 − β) W̄ + β W − (β/α) λ`, the new running mean, from the new `λ`.
+#[cube]
+pub(super) fn moved_mean<F: Float>(
+    weight: F,
+    running_mean: F,
+    updated: F,
+    keep: F,
+    beta: F,
+    ratio: F,
+) -> F {
+    let moved = running_mean * keep + weight * beta;
+    moved - updated * ratio
+}
+
+/// The clipping factor `min(1, max_norm / (√squared_norm + 1e-6))`, in the reference's order.
+#[cube]
+pub(super) fn clip_factor<F: Float>(squared_norm: F, max_norm: F) -> F {
+    let norm = F::sqrt(squared_norm) + F::cast_from(1e-6f32);
+    F::min(F::recip(norm) * max_norm, F::new(1.0))
+}
+
 /// FPTT's regularised gradient and its sum of squares, in one cube that strides over the
 /// parameter and sums its units' partial sums in shared memory; unit 0 writes the total, plus
 /// `earlier[0]` when `add_earlier` is 1.
@@ -157,25 +221,22 @@ fn regularised_gradient_kernel<F: Float>(
     let mut sum = F::new(0.0);
     let mut index = unit;
     while index < gradient.len() {
-        let pulled = task[index] + (weight[index] - running_mean[index]) * alpha;
-        let value = pulled - multiplier[index] * lambda_scale;
+        let value = regularised::<F>(
+            task[index],
+            weight[index],
+            running_mean[index],
+            multiplier[index],
+            alpha,
+            lambda_scale,
+        );
         gradient[index] = value;
         sum += value * value;
         index += units;
     }
     let mut partial = Shared::new_slice(units);
-    partial[unit] = sum;
-    sync_cube();
-    let mut stride = (CUBE_DIM / 2) as usize;
-    while stride > 0 {
-        if unit < stride {
-            partial[unit] = partial[unit] + partial[unit + stride];
-        }
-        sync_cube();
-        stride /= 2;
-    }
+    let own = sum_over_cube::<F>(&mut partial, sum);
     if unit == 0 {
-        let mut total = partial[0];
+        let mut total = own;
         if add_earlier == 1 {
             total = earlier[0] + total;
         }
@@ -239,9 +300,15 @@ fn after_step_kernel<F: Float>(
     }
     let w = weight[ABSOLUTE_POS];
     let mean = running_mean[ABSOLUTE_POS];
-    let updated = multiplier[ABSOLUTE_POS] - (w - mean) * F::cast_from(alpha);
-    let moved = mean * F::cast_from(keep) + w * F::cast_from(beta);
-    running_mean_out[ABSOLUTE_POS] = moved - updated * F::cast_from(ratio);
+    let updated = updated_multiplier::<F>(w, mean, multiplier[ABSOLUTE_POS], F::cast_from(alpha));
+    running_mean_out[ABSOLUTE_POS] = moved_mean::<F>(
+        w,
+        mean,
+        updated,
+        F::cast_from(keep),
+        F::cast_from(beta),
+        F::cast_from(ratio),
+    );
     multiplier_out[ABSOLUTE_POS] = updated;
 }
 
@@ -258,8 +325,7 @@ fn clip_scale_kernel<F: Float>(
     if ABSOLUTE_POS >= out.len() {
         terminate!();
     }
-    let norm = F::sqrt(squared_norm[0]) + F::cast_from(1e-6f32);
-    let factor = F::min(F::recip(norm) * F::cast_from(max_norm), F::new(1.0));
+    let factor = clip_factor::<F>(squared_norm[0], F::cast_from(max_norm));
     out[ABSOLUTE_POS] = grad[ABSOLUTE_POS] * factor;
 }
 

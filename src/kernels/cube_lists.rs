@@ -15,7 +15,10 @@ use cubecl::client::Client;
 use cubecl::prelude::*;
 use cubecl::{CubeCount, CubeDim};
 
-use super::cube::{REDUCE_UNITS, elementwise, empty_like, empty_shaped};
+use super::cube::{
+    REDUCE_UNITS, clip_factor, elementwise, empty_like, empty_shaped, moved_mean, regularised,
+    sum_over_cube, updated_multiplier,
+};
 use super::update::{RegulariserTerms, check_lists};
 
 /// `cube::regularised_gradient_kernel` over a sequence of parameters in one cube: each parameter's
@@ -52,29 +55,26 @@ fn regularised_gradients_kernel<F: Float>(
         let mut sum = F::new(0.0);
         let mut index = unit;
         while index < gradient.len() {
-            let pulled = task[index] + (weight[index] - running_mean[index]) * alpha;
-            let value = pulled - multiplier[index] * lambda_scale;
+            let value = regularised::<F>(
+                task[index],
+                weight[index],
+                running_mean[index],
+                multiplier[index],
+                alpha,
+                lambda_scale,
+            );
             gradient[index] = value;
             sum += value * value;
             index += units;
         }
-        partial[unit] = sum;
-        sync_cube();
-        let mut stride = (CUBE_DIM / 2) as usize;
-        while stride > 0 {
-            if unit < stride {
-                partial[unit] = partial[unit] + partial[unit + stride];
-            }
-            sync_cube();
-            stride /= 2;
-        }
+        let own = sum_over_cube::<F>(&mut partial, sum);
         if p == 0 {
-            total = partial[0];
+            total = own;
             if add_earlier == 1 {
                 total = earlier[0] + total;
             }
         } else {
-            total += partial[0];
+            total += own;
         }
         // Every unit has read the sum before the next parameter writes its partial sums.
         sync_cube();
@@ -106,9 +106,16 @@ fn after_steps_kernel<F: Float>(
         if ABSOLUTE_POS < running_mean_out.len() {
             let w = weights[p][ABSOLUTE_POS];
             let mean = running_means[p][ABSOLUTE_POS];
-            let updated = multipliers[p][ABSOLUTE_POS] - (w - mean) * F::cast_from(alpha);
-            let moved = mean * F::cast_from(keep) + w * F::cast_from(beta);
-            running_mean_out[ABSOLUTE_POS] = moved - updated * F::cast_from(ratio);
+            let updated =
+                updated_multiplier::<F>(w, mean, multipliers[p][ABSOLUTE_POS], F::cast_from(alpha));
+            running_mean_out[ABSOLUTE_POS] = moved_mean::<F>(
+                w,
+                mean,
+                updated,
+                F::cast_from(keep),
+                F::cast_from(beta),
+                F::cast_from(ratio),
+            );
             let multiplier_out = &mut multipliers_out[p];
             multiplier_out[ABSOLUTE_POS] = updated;
         }
@@ -125,8 +132,7 @@ fn clip_scales_kernel<F: Float>(
     max_norm: f32,
     #[define(F)] _dtype: ElemType,
 ) {
-    let norm = F::sqrt(squared_norm[0]) + F::cast_from(1e-6f32);
-    let factor = F::min(F::recip(norm) * F::cast_from(max_norm), F::new(1.0));
+    let factor = clip_factor::<F>(squared_norm[0], F::cast_from(max_norm));
     #[unroll]
     for p in 0..grads.len() {
         let out = &mut outs[p];
