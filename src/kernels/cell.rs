@@ -374,40 +374,26 @@ mod tests {
             assert_close(w2.grad(&grads).unwrap(), &[-2.0, -2.0], "dW2");
             assert_close(b.grad(&grads).unwrap(), &[4.0, 6.0], "db");
 
-            // The single product: x₁ W₁ + b.
-            let y = affine(x1.clone(), w1.clone(), Some(b.clone()));
-            assert_close(y.clone(), &[2.5, 2.5, 5.5, 4.5], "affine y");
-            let grads = (y * Tensor::from_data([[1.0f32, 2.0], [3.0, 4.0]], &device))
-                .sum()
-                .backward();
-            assert_close(
-                x1.grad(&grads).unwrap(),
-                &[-1.0, 4.5, -1.0, 9.5],
-                "affine dx",
-            );
-            assert_close(
-                w1.grad(&grads).unwrap(),
-                &[10.0, 14.0, 14.0, 20.0],
-                "affine dW",
-            );
-            assert_close(b.grad(&grads).unwrap(), &[4.0, 6.0], "affine db");
-
-            // Without a bias: x₁ W₁ = [[1 + 1, −1 + 4], [3 + 2, −3 + 8]].
-            let y = affine(x1.clone(), w1.clone(), None);
-            assert_close(y.clone(), &[2.0, 3.0, 5.0, 5.0], "product y");
-            let grads = (y * Tensor::from_data([[1.0f32, 2.0], [3.0, 4.0]], &device))
-                .sum()
-                .backward();
-            assert_close(
-                x1.grad(&grads).unwrap(),
-                &[-1.0, 4.5, -1.0, 9.5],
-                "product dx",
-            );
-            assert_close(
-                w1.grad(&grads).unwrap(),
-                &[10.0, 14.0, 14.0, 20.0],
-                "product dW",
-            );
+            // The single product, x₁ W₁ + b, and without a bias x₁ W₁ = [[1 + 1, −1 + 4],
+            // [3 + 2, −3 + 8]]: the gradients of x₁ and W₁ are those above either way.
+            for (bias, expected) in [
+                (Some(b.clone()), [2.5, 2.5, 5.5, 4.5]),
+                (None, [2.0, 3.0, 5.0, 5.0]),
+            ] {
+                let what = if bias.is_some() { "affine" } else { "product" };
+                let y = affine(x1.clone(), w1.clone(), bias.clone());
+                assert_close(y.clone(), &expected, &format!("{what} y"));
+                let grads = (y * Tensor::from_data([[1.0f32, 2.0], [3.0, 4.0]], &device))
+                    .sum()
+                    .backward();
+                let dx = x1.grad(&grads).unwrap();
+                assert_close(dx, &[-1.0, 4.5, -1.0, 9.5], &format!("{what} dx"));
+                let dw = w1.grad(&grads).unwrap();
+                assert_close(dw, &[10.0, 14.0, 14.0, 20.0], &format!("{what} dW"));
+                if let Some(bias) = bias {
+                    assert_close(bias.grad(&grads).unwrap(), &[4.0, 6.0], "affine db");
+                }
+            }
         }
     }
 
