@@ -92,13 +92,37 @@ impl std::str::FromStr for LossSchedule {
 }
 
 /// Mean cross-entropy of `scores` (`[batch, classes]`, unnormalised) against class indices
-/// `targets` (`[batch]`).
+/// `targets` (`[batch]`): `−mean_b log softmax(scores_b)[targets_b]`.
+///
+/// One graph node with its own kernels on wgpu; burn's `log_softmax`, gather and mean on the CPU
+/// backends (the same values either way, to rounding).
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::loss::cross_entropy;
+///
+/// let device = burn_fptt::default_device();
+/// let scores = Tensor::<2>::from_data([[0.0f32, 0.0], [0.0, 0.0]], &device);
+/// let targets = Tensor::<1, Int>::from_data([0, 1], &device);
+/// let loss = cross_entropy(scores, targets).into_scalar::<f32>();
+/// assert!((loss - 2f32.ln()).abs() < 1e-6); // two equal scores: log 2
+/// ```
+///
+/// # Panics
+///
+/// When `targets` is not `[batch]` for `scores` `[batch, classes]`, or `scores` has no classes.
 pub fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
-    let [batch, _] = scores.dims();
-    log_softmax(scores, 1)
-        .gather(1, targets.reshape([batch, 1]))
-        .mean()
-        .neg()
+    let [batch, classes] = scores.dims();
+    let target_dims = targets.dims();
+    assert!(
+        target_dims == [batch],
+        "cross_entropy: targets must be [batch = {batch}] for scores [{batch}, {classes}], got {target_dims:?}"
+    );
+    assert!(
+        classes > 0,
+        "cross_entropy: scores must have at least one class, got [{batch}, 0]"
+    );
+    crate::kernels::cross_entropy(scores, targets)
 }
 
 /// Mean squared error of `outputs` against `targets` (both `[batch, outputs]`), averaged over

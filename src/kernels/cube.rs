@@ -30,7 +30,7 @@ pub(super) const REDUCE_UNITS: u32 = 256;
 const EXPONENT_BITS: u32 = 0x7F80_0000;
 
 /// The bits of an f32 quiet NaN.
-const QUIET_NAN: u32 = 0x7FC0_0000;
+pub(super) const QUIET_NAN: u32 = 0x7FC0_0000;
 
 #[cube(launch)]
 fn logistic_kernel<F: Float>(z: &Tensor<F>, out: &mut Tensor<F>, #[define(F)] _dtype: ElemType) {

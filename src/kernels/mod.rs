@@ -33,16 +33,20 @@ mod cell_ndarray;
 mod cube;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
 mod cube_lists;
+#[cfg(feature = "wgpu")]
+mod cube_loss;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod loops;
+mod loss;
 mod update;
 
 use burn::backend::Dispatch;
-use burn::tensor::{DType, Tensor};
+use burn::tensor::{DType, Int, Tensor};
 
 use cell::CellOps;
+use loss::LossOps;
 use update::UpdateOps;
 pub(crate) use update::{AdamaxScalars, MultiGaussianTerms, RegulariserTerms};
 
@@ -104,6 +108,16 @@ pub(crate) fn blend<const D: usize>(a: Tensor<D>, b: Tensor<D>, w: Tensor<D>) ->
 /// graph node under autodiff.
 pub(crate) fn spike<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(Dispatch::spike(v.into_dispatch(), slope.into_dispatch()))
+}
+
+/// `−mean_b log softmax(scores_b)[targets_b]` for `scores` `[batch, classes]` and class indices
+/// `targets` `[batch]`; one graph node under autodiff where the backend has kernels for it
+/// ([`LossOps::FUSED_CROSS_ENTROPY`]), burn's composition elsewhere.
+pub(crate) fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    Tensor::from_dispatch(Dispatch::cross_entropy(
+        scores.into_dispatch(),
+        targets.into_dispatch(),
+    ))
 }
 
 /// The first-moment and infinity-norm state of one Adamax step, flattened.
