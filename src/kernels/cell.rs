@@ -97,6 +97,25 @@ pub(crate) trait CellOps: Backend {
         reference::spike::<Self>(v, slope)
     }
 
+    /// `pre − (b β + b₀)`: how far the membrane `pre` is above the threshold `b₀ + β b` of the
+    /// adaptation `b`, computed as `b β`, `+ b₀`, then the difference. Under autodiff the
+    /// gradient of `pre` is the output gradient `g`, that of `b` is `−β g`.
+    #[fusion(default)]
+    fn threshold_gap(
+        pre: FloatTensor<Self>,
+        adaptation: FloatTensor<Self>,
+        beta: f64,
+        base: f64,
+    ) -> FloatTensor<Self> {
+        reference::threshold_gap::<Self>(pre, adaptation, beta, base)
+    }
+
+    /// `pre − s pre`: the membrane `pre` after a hard reset by the spikes `s`.
+    #[fusion(default)]
+    fn hard_reset(pre: FloatTensor<Self>, spikes: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::hard_reset::<Self>(pre, spikes)
+    }
+
     /// `g Wᵀ`: the input gradient of `x W` given the output gradient `g`.
     #[fusion(default)]
     fn product_with_transposed(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -119,6 +138,28 @@ pub(crate) trait CellOps: Backend {
     #[fusion(default)]
     fn blend_gradient_start(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
         reference::blend_gradient_start::<Self>(g, w)
+    }
+
+    /// `(g w, g (b − a))`: the gradients of [`Self::blend`] with respect to `b` and `w`, in one
+    /// pass over `g`.
+    #[fusion(default)]
+    fn blend_gradients(
+        g: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        reference::blend_gradients::<Self>(g, a, b, w)
+    }
+
+    /// `(g − g s, −g pre)`: the gradients of [`Self::hard_reset`] with respect to `pre` and `s`.
+    #[fusion(default)]
+    fn hard_reset_gradients(
+        g: FloatTensor<Self>,
+        pre: FloatTensor<Self>,
+        spikes: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        reference::hard_reset_gradients::<Self>(g, pre, spikes)
     }
 
     /// `g (b − a)`: the gradient of [`Self::blend`] with respect to `w`.
@@ -198,6 +239,24 @@ pub(crate) mod reference {
         B::float_add(step, B::float_sub(linear.clone(), linear))
     }
 
+    pub(crate) fn threshold_gap<B: Backend>(
+        pre: FloatTensor<B>,
+        adaptation: FloatTensor<B>,
+        beta: f64,
+        base: f64,
+    ) -> FloatTensor<B> {
+        let threshold =
+            B::float_add_scalar(B::float_mul_scalar(adaptation, beta.into()), base.into());
+        B::float_sub(pre, threshold)
+    }
+
+    pub(crate) fn hard_reset<B: Backend>(
+        pre: FloatTensor<B>,
+        spikes: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::float_sub(pre.clone(), B::float_mul(spikes, pre))
+    }
+
     pub(crate) fn product_with_transposed<B: Backend>(
         g: FloatTensor<B>,
         w: FloatTensor<B>,
@@ -225,6 +284,27 @@ pub(crate) mod reference {
         w: FloatTensor<B>,
     ) -> FloatTensor<B> {
         B::float_mul(g, B::float_add_scalar(B::float_neg(w), 1.0.into()))
+    }
+
+    pub(crate) fn blend_gradients<B: Backend>(
+        g: FloatTensor<B>,
+        a: FloatTensor<B>,
+        b: FloatTensor<B>,
+        w: FloatTensor<B>,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        let end = B::float_mul(g.clone(), w);
+        (end, blend_gradient_fraction::<B>(g, a, b))
+    }
+
+    /// `g + (−g) s` and `(−g) pre`: the terms burn's subtraction and product would register.
+    pub(crate) fn hard_reset_gradients<B: Backend>(
+        g: FloatTensor<B>,
+        pre: FloatTensor<B>,
+        spikes: FloatTensor<B>,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        let negated = B::float_neg(g.clone());
+        let through_pre = B::float_add(g, B::float_mul(negated.clone(), spikes));
+        (through_pre, B::float_mul(negated, pre))
     }
 
     pub(crate) fn blend_gradient_fraction<B: Backend>(
@@ -279,6 +359,19 @@ impl CellOps for NdArray {
         super::cell_ndarray::spike(v, slope)
     }
 
+    fn threshold_gap(
+        pre: FloatTensor<Self>,
+        adaptation: FloatTensor<Self>,
+        beta: f64,
+        base: f64,
+    ) -> FloatTensor<Self> {
+        super::cell_ndarray::threshold_gap(pre, adaptation, beta, base)
+    }
+
+    fn hard_reset(pre: FloatTensor<Self>, spikes: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cell_ndarray::hard_reset(pre, spikes)
+    }
+
     fn product_with_transposed(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
         super::cell_ndarray::product_with_transposed(g, w)
     }
@@ -302,13 +395,30 @@ impl CellOps for NdArray {
     ) -> FloatTensor<Self> {
         super::cell_ndarray::blend_gradient_fraction(g, a, b)
     }
+
+    fn blend_gradients(
+        g: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        super::cell_ndarray::blend_gradients(g, a, b, w)
+    }
+
+    fn hard_reset_gradients(
+        g: FloatTensor<Self>,
+        pre: FloatTensor<Self>,
+        spikes: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        super::cell_ndarray::hard_reset_gradients(g, pre, spikes)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-    use crate::kernels::{affine, affine_pair, blend, logistic, spike};
+    use crate::kernels::{affine, affine_pair, blend, hard_reset, logistic, spike, threshold_gap};
 
     /// Every backend of this build, with autodiff.
     fn devices() -> Vec<Device> {
@@ -435,6 +545,35 @@ mod tests {
             let slope = Tensor::<1>::from_data([0.1f32, 0.0, 0.0], &device);
             let s = values(spike(v, slope));
             assert!(s[0].is_nan() && s[1].is_nan() && s[2] == 1.0, "{s:?}");
+        }
+    }
+
+    /// The threshold gap `pre − (β b + b₀)` and the hard reset `pre − s pre`, and their
+    /// gradients for a weighted sum `Σ G ∘ y`, worked by hand.
+    #[test]
+    fn threshold_gap_and_hard_reset_match_hand_values() {
+        for device in devices() {
+            // β = 2, b₀ = 0.5: θ = [0.5 + 2 · 0.25, 0.5 + 2 · (−1)] = [1, −1.5].
+            let pre = tracked::<1>(TensorData::from([2.0f32, 0.0]), &device);
+            let b = tracked::<1>(TensorData::from([0.25f32, -1.0]), &device);
+            let gap = threshold_gap(pre.clone(), b.clone(), 2.0, 0.5);
+            assert_close(gap.clone(), &[1.0, 1.5], "gap");
+            let grads = (gap * Tensor::from_data([1.0f32, 3.0], &device))
+                .sum()
+                .backward();
+            assert_close(pre.grad(&grads).unwrap(), &[1.0, 3.0], "gap dpre");
+            assert_close(b.grad(&grads).unwrap(), &[-2.0, -6.0], "gap db = −β G");
+
+            // s = [1, ½] (a smooth spike): [2 − 2, −3 + 1.5]; dpre = G (1 − s), ds = −G pre.
+            let pre = tracked::<1>(TensorData::from([2.0f32, -3.0]), &device);
+            let s = tracked::<1>(TensorData::from([1.0f32, 0.5]), &device);
+            let reset = hard_reset(pre.clone(), s.clone());
+            assert_close(reset.clone(), &[0.0, -1.5], "hard reset");
+            let grads = (reset * Tensor::from_data([1.0f32, 3.0], &device))
+                .sum()
+                .backward();
+            assert_close(pre.grad(&grads).unwrap(), &[0.0, 1.5], "reset dpre");
+            assert_close(s.grad(&grads).unwrap(), &[-2.0, 9.0], "reset ds");
         }
     }
 

@@ -173,13 +173,71 @@ impl<B: CellOps> Backward<B, 3> for BlendBackward {
             let w = w.clone().expect("kept when a is tracked");
             grads.register::<B>(node.id, B::blend_gradient_start(g.clone(), w));
         }
-        if let Some(node) = b_node {
-            let w = w.expect("kept when b is tracked");
-            grads.register::<B>(node.id, B::float_mul(g.clone(), w));
+        match (b_node, w_node) {
+            (Some(b_node), Some(w_node)) => {
+                let (a, b) = (a.expect("kept when w is tracked"), b.expect("kept"));
+                let w = w.expect("kept when b is tracked");
+                let (to_b, to_w) = B::blend_gradients(g, a, b, w);
+                grads.register::<B>(b_node.id, to_b);
+                grads.register::<B>(w_node.id, to_w);
+            }
+            (Some(node), None) => {
+                let w = w.expect("kept when b is tracked");
+                grads.register::<B>(node.id, B::float_mul(g, w));
+            }
+            (None, Some(node)) => {
+                let (a, b) = (a.expect("kept when w is tracked"), b.expect("kept"));
+                grads.register::<B>(node.id, B::blend_gradient_fraction(g, a, b));
+            }
+            (None, None) => {}
         }
-        if let Some(node) = w_node {
-            let (a, b) = (a.expect("kept when w is tracked"), b.expect("kept"));
-            grads.register::<B>(node.id, B::blend_gradient_fraction(g, a, b));
+    }
+}
+
+#[derive(Debug)]
+struct ThresholdGapBackward;
+
+impl<B: CellOps> Backward<B, 2> for ThresholdGapBackward {
+    /// The adaptation strength `β`.
+    type State = f64;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = grads.consume::<B>(&ops.node);
+        let [pre_node, adaptation_node] = ops.parents;
+        if let Some(node) = adaptation_node {
+            // `(−g) β` to the bit: the sign of a product is exact.
+            let to_adaptation = B::float_mul_scalar(g.clone(), (-ops.state).into());
+            grads.register::<B>(node.id, to_adaptation);
+        }
+        if let Some(node) = pre_node {
+            grads.register::<B>(node.id, g);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct HardResetBackward;
+
+impl<B: CellOps> Backward<B, 2> for HardResetBackward {
+    /// `pre` and the spikes (both kept when either is tracked).
+    type State = [Option<NodeId>; 2];
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [pre, spikes] = ops.state.map(|id| retrieve::<B>(checkpointer, id));
+        let g = grads.consume::<B>(&ops.node);
+        let (pre, spikes) = (pre.expect("kept"), spikes.expect("kept"));
+        let (to_pre, to_spikes) = B::hard_reset_gradients(g, pre, spikes);
+        let [pre_node, spikes_node] = ops.parents;
+        if let Some(node) = pre_node {
+            grads.register::<B>(node.id, to_pre);
+        }
+        if let Some(node) = spikes_node {
+            grads.register::<B>(node.id, to_spikes);
         }
     }
 }
@@ -331,6 +389,48 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
                 b.into_primitive(),
                 w.into_primitive(),
             )),
+        }
+    }
+
+    fn threshold_gap(
+        pre: FloatTensor<Self>,
+        adaptation: FloatTensor<Self>,
+        beta: f64,
+        base: f64,
+    ) -> FloatTensor<Self> {
+        let nodes = [pre.node(), adaptation.node()];
+        let forward = |pre: FloatTensor<Self>, adaptation: FloatTensor<Self>| {
+            B::threshold_gap(
+                pre.into_primitive(),
+                adaptation.into_primitive(),
+                beta,
+                base,
+            )
+        };
+        match ThresholdGapBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(beta, forward(pre, adaptation)),
+            OpsKind::UnTracked(prep) => prep.finish(forward(pre, adaptation)),
+        }
+    }
+
+    fn hard_reset(pre: FloatTensor<Self>, spikes: FloatTensor<Self>) -> FloatTensor<Self> {
+        match HardResetBackward
+            .prepare::<C>([pre.node(), spikes.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let kept = [Some(prep.checkpoint(&pre)), Some(prep.checkpoint(&spikes))];
+                let out = B::hard_reset(pre.into_primitive(), spikes.into_primitive());
+                prep.finish(kept, out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::hard_reset(pre.into_primitive(), spikes.into_primitive()))
+            }
         }
     }
 

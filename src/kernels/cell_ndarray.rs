@@ -242,3 +242,35 @@ pub(super) fn blend_gradient_fraction(g: Float, a: Float, b: Float) -> Float {
     }
     map3(g, a, b, |g, a, b| g * (b - a))
 }
+
+pub(super) fn threshold_gap(pre: Float, adaptation: Float, beta: f64, base: f64) -> Float {
+    if !same_f32_shapes(&[&pre, &adaptation]) {
+        return reference::threshold_gap::<NdArray>(pre, adaptation, beta, base);
+    }
+    let (beta, base) = (beta as f32, base as f32);
+    map2(pre, adaptation, |pre, b| pre - (b * beta + base))
+}
+
+pub(super) fn hard_reset(pre: Float, spikes: Float) -> Float {
+    if !same_f32_shapes(&[&pre, &spikes]) {
+        return reference::hard_reset::<NdArray>(pre, spikes);
+    }
+    map2(pre, spikes, |pre, s| pre - s * pre)
+}
+
+pub(super) fn blend_gradients(g: Float, a: Float, b: Float, w: Float) -> (Float, Float) {
+    if !same_f32_shapes(&[&g, &a, &b, &w]) {
+        return reference::blend_gradients::<NdArray>(g, a, b, w);
+    }
+    let end = map2(g.clone(), w, |g, w| g * w);
+    (end, blend_gradient_fraction(g, a, b))
+}
+
+/// `g − g s` is `g + (−g) s` to the bit: negation and the sign of a product are exact.
+pub(super) fn hard_reset_gradients(g: Float, pre: Float, spikes: Float) -> (Float, Float) {
+    if !same_f32_shapes(&[&g, &pre, &spikes]) {
+        return reference::hard_reset_gradients::<NdArray>(g, pre, spikes);
+    }
+    let through_pre = map2(g.clone(), spikes, |g, s| g - g * s);
+    (through_pre, map2(g, pre, |g, pre| -g * pre))
+}

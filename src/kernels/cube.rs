@@ -118,6 +118,71 @@ fn blend_gradient_fraction_kernel<F: Float>(
 
 /// `(p₁ + p₂) + b` with the bias `b` `[n]` added to every row of the `[batch, n]` products.
 #[cube(launch)]
+fn threshold_gap_kernel<F: Float>(
+    pre: &Tensor<F>,
+    adaptation: &Tensor<F>,
+    out: &mut Tensor<F>,
+    beta: f32,
+    base: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let threshold = adaptation[ABSOLUTE_POS] * F::cast_from(beta) + F::cast_from(base);
+    out[ABSOLUTE_POS] = pre[ABSOLUTE_POS] - threshold;
+}
+
+#[cube(launch)]
+fn hard_reset_kernel<F: Float>(
+    pre: &Tensor<F>,
+    spikes: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let membrane = pre[ABSOLUTE_POS];
+    out[ABSOLUTE_POS] = membrane - spikes[ABSOLUTE_POS] * membrane;
+}
+
+#[cube(launch)]
+fn hard_reset_gradients_kernel<F: Float>(
+    g: &Tensor<F>,
+    pre: &Tensor<F>,
+    spikes: &Tensor<F>,
+    to_pre: &mut Tensor<F>,
+    to_spikes: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= to_pre.len() {
+        terminate!();
+    }
+    let gradient = g[ABSOLUTE_POS];
+    to_pre[ABSOLUTE_POS] = gradient - gradient * spikes[ABSOLUTE_POS];
+    to_spikes[ABSOLUTE_POS] = -gradient * pre[ABSOLUTE_POS];
+}
+
+#[cube(launch)]
+fn blend_gradients_kernel<F: Float>(
+    g: &Tensor<F>,
+    a: &Tensor<F>,
+    b: &Tensor<F>,
+    w: &Tensor<F>,
+    to_b: &mut Tensor<F>,
+    to_w: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= to_b.len() {
+        terminate!();
+    }
+    let gradient = g[ABSOLUTE_POS];
+    to_b[ABSOLUTE_POS] = gradient * w[ABSOLUTE_POS];
+    to_w[ABSOLUTE_POS] = gradient * (b[ABSOLUTE_POS] - a[ABSOLUTE_POS]);
+}
+
+#[cube(launch)]
 fn add_pair_and_row_kernel<F: Float>(
     first: &Tensor<F>,
     second: &Tensor<F>,
@@ -457,6 +522,72 @@ impl CellOps for CubeBackend {
             spike_kernel::launch(client, count, dim, v, s, out)
         });
         out
+    }
+
+    fn threshold_gap(
+        pre: FloatTensor<Self>,
+        adaptation: FloatTensor<Self>,
+        beta: f64,
+        base: f64,
+    ) -> FloatTensor<Self> {
+        let [out] = launch_elementwise(
+            [pre, adaptation],
+            |client, count, dim, [pre, b], [out], dtype| {
+                threshold_gap_kernel::launch(
+                    client,
+                    count,
+                    dim,
+                    pre,
+                    b,
+                    out,
+                    beta as f32,
+                    base as f32,
+                    dtype,
+                )
+            },
+        );
+        out
+    }
+
+    fn hard_reset(pre: FloatTensor<Self>, spikes: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [out] = launch_elementwise(
+            [pre, spikes],
+            |client, count, dim, [pre, s], [out], dtype| {
+                hard_reset_kernel::launch(client, count, dim, pre, s, out, dtype)
+            },
+        );
+        out
+    }
+
+    fn blend_gradients(
+        g: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [to_b, to_w] = launch_elementwise(
+            [g, a, b, w],
+            |client, count, dim, [g, a, b, w], [to_b, to_w], dtype| {
+                blend_gradients_kernel::launch(client, count, dim, g, a, b, w, to_b, to_w, dtype)
+            },
+        );
+        (to_b, to_w)
+    }
+
+    fn hard_reset_gradients(
+        g: FloatTensor<Self>,
+        pre: FloatTensor<Self>,
+        spikes: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [to_pre, to_spikes] = launch_elementwise(
+            [g, pre, spikes],
+            |client, count, dim, [g, pre, s], [to_pre, to_spikes], dtype| {
+                hard_reset_gradients_kernel::launch(
+                    client, count, dim, g, pre, s, to_pre, to_spikes, dtype,
+                )
+            },
+        );
+        (to_pre, to_spikes)
     }
 
     fn logistic_gradient(y: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self> {

@@ -209,9 +209,8 @@ mod tests {
         .collect();
         for device in devices() {
             let device = device.autodiff();
-            let scores =
-                Tensor::<2>::from_data([[1.0f32, 2.0, 3.0], [0.0, 0.0, 0.0]], &device)
-                    .require_grad();
+            let scores = Tensor::<2>::from_data([[1.0f32, 2.0, 3.0], [0.0, 0.0, 0.0]], &device)
+                .require_grad();
             let targets = Tensor::<1, Int>::from_data([2, 0], &device);
             let value = cross_entropy(scores.clone(), targets);
             assert_close(&values(value.clone()), &[loss], 1e-6, "loss");
@@ -271,7 +270,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "cross_entropy: targets must be [batch = 2] for scores [2, 3], got [3]")]
+    #[should_panic(
+        expected = "cross_entropy: targets must be [batch = 2] for scores [2, 3], got [3]"
+    )]
     fn targets_of_another_batch_are_refused() {
         let device = crate::default_device();
         let scores = Tensor::<2>::zeros([2, 3], &device);

@@ -104,6 +104,31 @@ pub(crate) fn blend<const D: usize>(a: Tensor<D>, b: Tensor<D>, w: Tensor<D>) ->
     ))
 }
 
+/// `pre − (b β + b₀)`: the membrane's distance to the adaptive threshold `b₀ + β b`, for tensors
+/// of one shape; one graph node under autodiff.
+pub(crate) fn threshold_gap<const D: usize>(
+    pre: Tensor<D>,
+    adaptation: Tensor<D>,
+    beta: f64,
+    base: f64,
+) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::threshold_gap(
+        pre.into_dispatch(),
+        adaptation.into_dispatch(),
+        beta,
+        base,
+    ))
+}
+
+/// `pre − s pre`: the membrane after a hard reset by the spikes `s`; one graph node under
+/// autodiff.
+pub(crate) fn hard_reset<const D: usize>(pre: Tensor<D>, spikes: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::hard_reset(
+        pre.into_dispatch(),
+        spikes.into_dispatch(),
+    ))
+}
+
 /// `1` where `v > 0` and `0` elsewhere, with `slope` (a constant of `v`'s shape) as `ds/dv`; one
 /// graph node under autodiff.
 pub(crate) fn spike<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D> {

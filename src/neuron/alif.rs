@@ -12,6 +12,7 @@ use super::common::{
     time_constants,
 };
 use crate::error::{ConfigError, check};
+use crate::kernels::threshold_gap;
 use crate::surrogate::Surrogate;
 
 /// Configuration of an [`Alif`] layer.
@@ -278,14 +279,14 @@ pub fn alif_step(
     // ρ b + (1 - ρ) s, written as s + ρ (b - s).
     let adaptation =
         state.spikes.clone() + params.adaptation_decay.clone() * (state.adaptation - state.spikes);
-    let threshold = adaptation.clone() * params.adaptation + params.base_threshold;
     let pre = current.clone() + params.membrane_decay.clone() * (state.membrane - current);
-    let spikes = fire(
-        pre.clone() - threshold.clone(),
-        &params.surrogate,
-        params.smooth_spikes,
-    );
-    let membrane = reset(params.reset, pre, spikes.clone(), threshold);
+    let (beta, base) = (params.adaptation, params.base_threshold);
+    // u' − θ with θ = b0 + beta b.
+    let gap = threshold_gap(pre.clone(), adaptation.clone(), beta, base);
+    let spikes = fire(gap, &params.surrogate, params.smooth_spikes);
+    let membrane = reset(params.reset, pre, spikes.clone(), || {
+        adaptation.clone() * beta + base
+    });
     (
         spikes.clone(),
         AdaptiveState {

@@ -5,6 +5,7 @@ use burn::module::Param;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 
+use crate::kernels::hard_reset;
 use crate::step::Detach;
 use crate::surrogate::{Surrogate, smooth_spike, spike};
 
@@ -185,16 +186,17 @@ pub(crate) fn linear_step(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
     crate::kernels::affine(x, linear.weight.val(), linear.bias.as_ref().map(Param::val))
 }
 
-/// Applies the reset rule to the pre-spike membrane `pre`, given the spikes and threshold.
+/// Applies the reset rule to the pre-spike membrane `pre`, given the spikes; `threshold` is
+/// built only for the soft reset, which subtracts it.
 pub(crate) fn reset(
     mode: ResetMode,
     pre: Tensor<2>,
     spikes: Tensor<2>,
-    threshold: Tensor<2>,
+    threshold: impl FnOnce() -> Tensor<2>,
 ) -> Tensor<2> {
     match mode {
-        ResetMode::Hard => pre.clone() - spikes * pre,
-        ResetMode::Soft => pre - spikes * threshold,
+        ResetMode::Hard => hard_reset(pre, spikes),
+        ResetMode::Soft => pre - spikes * threshold(),
     }
 }
 

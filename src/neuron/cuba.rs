@@ -281,13 +281,15 @@ pub fn cuba_lif_step(
     // α_s i + (1 - α_s) I, written as I + α_s (i - I); the same for the membrane.
     let current = drive.clone() + params.synaptic_decay.clone() * (state.current - drive);
     let pre = current.clone() + params.membrane_decay.clone() * (state.membrane - current.clone());
-    let threshold = Tensor::full([batch, hidden], params.threshold, &pre.device());
     let spikes = fire(
         pre.clone() - params.threshold,
         &params.surrogate,
         params.smooth_spikes,
     );
-    let membrane = reset(params.reset, pre, spikes.clone(), threshold);
+    let device = pre.device();
+    let membrane = reset(params.reset, pre, spikes.clone(), || {
+        Tensor::full([batch, hidden], params.threshold, &device)
+    });
     (
         spikes.clone(),
         CubaLifState {

@@ -260,13 +260,15 @@ pub fn lif_step(
     let [batch, hidden] = current.dims();
     // α u + (1 - α) I, written as I + α (u - I).
     let pre = current.clone() + params.decay.clone() * (state.membrane - current);
-    let threshold = Tensor::full([batch, hidden], params.threshold, &pre.device());
     let spikes = fire(
         pre.clone() - params.threshold,
         &params.surrogate,
         params.smooth_spikes,
     );
-    let membrane = reset(params.reset, pre, spikes.clone(), threshold);
+    let device = pre.device();
+    let membrane = reset(params.reset, pre, spikes.clone(), || {
+        Tensor::full([batch, hidden], params.threshold, &device)
+    });
     (spikes.clone(), LifState { membrane, spikes })
 }
 

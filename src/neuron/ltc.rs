@@ -1,6 +1,6 @@
 //! The liquid-time-constant (LTC) spiking layer.
 
-use crate::kernels::blend;
+use crate::kernels::{blend, threshold_gap};
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{Initializer, Linear};
@@ -318,15 +318,15 @@ impl SpikingCell for Ltc {
             .activate(current.clone(), adaptation.clone());
         // r b + (1 - r) s, written as s + r (b - s).
         let adaptation = blend(spikes, adaptation, retention);
-        let threshold = adaptation.clone() * self.adaptation + self.base_threshold;
         // (1 - a) u + a I, written as u + a (I - u).
         let pre = blend(membrane, current, rate);
-        let spikes = fire(
-            pre.clone() - threshold.clone(),
-            &self.surrogate,
-            self.smooth_spikes,
-        );
-        let membrane = reset(self.reset, pre, spikes.clone(), threshold);
+        let (beta, base) = (self.adaptation, self.base_threshold);
+        // u' − θ with θ = b0 + beta b.
+        let gap = threshold_gap(pre.clone(), adaptation.clone(), beta, base);
+        let spikes = fire(gap, &self.surrogate, self.smooth_spikes);
+        let membrane = reset(self.reset, pre, spikes.clone(), || {
+            adaptation.clone() * beta + base
+        });
         (
             spikes.clone(),
             LtcState {
