@@ -14,7 +14,7 @@ use burn::tensor::Tensor;
 use std::f64::consts::{PI, SQRT_2};
 
 use crate::error::{ConfigError, check};
-use crate::kernels::{MultiGaussianTerms, straight_through};
+use crate::kernels::{MultiGaussianTerms, Threshold, straight_through};
 
 /// The surrogate derivative `g(v)` used in place of `dH/dv`, with its parameters.
 ///
@@ -249,6 +249,29 @@ pub fn spike<const D: usize>(v: Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
     }
     let slope = slope(&v, surrogate);
     crate::kernels::spike(v, slope)
+}
+
+/// [`spike`] of the gap `pre − (b₀ + β b)` between the membrane and an adaptive threshold. With
+/// the multi-Gaussian the gap, its slope and the spike are one graph node (one loop on the CPU,
+/// one kernel on wgpu); the same values as `spike(pre - threshold)`.
+pub(crate) fn spike_above_threshold<const D: usize>(
+    pre: Tensor<D>,
+    adaptation: Tensor<D>,
+    threshold: Threshold,
+    surrogate: &Surrogate,
+) -> Tensor<D> {
+    if let Surrogate::MultiGaussian {
+        lens,
+        scale,
+        height,
+        gamma,
+    } = *surrogate
+    {
+        let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
+        return crate::kernels::fire_multi_gaussian(pre, adaptation, threshold, &terms);
+    }
+    let gap = crate::kernels::threshold_gap(pre, adaptation, threshold.beta, threshold.base);
+    spike(gap, surrogate)
 }
 
 /// The smooth twin of [`spike`]: the forward pass returns the surrogate's antiderivative

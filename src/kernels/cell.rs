@@ -28,6 +28,17 @@ use burn::backend::Flex;
 use burn::backend::NdArray;
 use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
 
+use super::update::MultiGaussianTerms;
+
+/// The adaptive threshold `b₀ + β b` of a spiking layer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Threshold {
+    /// The adaptation strength `β`.
+    pub(crate) beta: f64,
+    /// The base threshold `b₀`.
+    pub(crate) base: f64,
+}
+
 /// Fused operations of a spiking cell, and the products and element-wise derivatives their
 /// backward passes need.
 ///
@@ -110,6 +121,20 @@ pub(crate) trait CellOps: Backend {
         reference::threshold_gap::<Self>(pre, adaptation, beta, base)
     }
 
+    /// The spikes of the membrane `pre` against the threshold `b₀ + β b`, with the multi-Gaussian
+    /// surrogate: the gap `v` of [`Self::threshold_gap`], its slope `g(v)` and [`Self::spike`]
+    /// of the two, in one pass. Returns the spikes and the slope (a constant). Under autodiff the
+    /// gradient of `pre` is `G g(v)` and that of `b` is `−β G g(v)`, for the spikes' gradient `G`.
+    #[fusion(default)]
+    fn fire_multi_gaussian(
+        pre: FloatTensor<Self>,
+        adaptation: FloatTensor<Self>,
+        threshold: Threshold,
+        terms: MultiGaussianTerms,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        reference::fire_multi_gaussian::<Self>(pre, adaptation, threshold, terms)
+    }
+
     /// `pre − s pre`: the membrane `pre` after a hard reset by the spikes `s`.
     #[fusion(default)]
     fn hard_reset(pre: FloatTensor<Self>, spikes: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -152,6 +177,18 @@ pub(crate) trait CellOps: Backend {
         reference::blend_gradients::<Self>(g, a, b, w)
     }
 
+    /// `(G g, −β G g)` with `G g` computed once: the gradients of
+    /// [`Self::fire_multi_gaussian`] with respect to `pre` and `b`, given the spikes' gradient `G`
+    /// and the slope `g`.
+    #[fusion(default)]
+    fn fire_gradients(
+        g: FloatTensor<Self>,
+        slope: FloatTensor<Self>,
+        beta: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        reference::fire_gradients::<Self>(g, slope, beta)
+    }
+
     /// `(g − g s, −g pre)`: the gradients of [`Self::hard_reset`] with respect to `pre` and `s`.
     #[fusion(default)]
     fn hard_reset_gradients(
@@ -175,14 +212,10 @@ pub(crate) trait CellOps: Backend {
 
 /// The operations as compositions of burn's tensor operations, on any backend.
 pub(crate) mod reference {
+    use super::super::update::{MultiGaussianTerms, reference as update_reference};
+    use super::Threshold;
     use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
-    use burn::tensor::{BoolDType, Shape};
-
-    /// The dtype of the backend's boolean tensors on `t`'s device (wgpu has no native bool
-    /// storage).
-    pub(crate) fn bool_dtype<B: Backend>(t: &FloatTensor<B>) -> BoolDType {
-        burn::backend::get_or_init_device_settings::<B>(&t.device()).bool_dtype
-    }
+    use burn::tensor::Shape;
 
     /// `b` as a `[1, n]` row for a `[k, n]` weight `w`.
     fn row<B: Backend>(b: FloatTensor<B>, w: &FloatTensor<B>) -> FloatTensor<B> {
@@ -233,7 +266,7 @@ pub(crate) mod reference {
     pub(crate) fn spike<B: Backend>(v: FloatTensor<B>, slope: FloatTensor<B>) -> FloatTensor<B> {
         let dtype = v.dtype();
         let linear = B::float_mul(v.clone(), slope);
-        let bools = bool_dtype::<B>(&v);
+        let bools = super::super::bool_dtype::<B>(&v);
         let fired = B::float_greater_elem(v, 0.0.into(), bools);
         let step = B::bool_into_float(fired, dtype.into());
         B::float_add(step, B::float_sub(linear.clone(), linear))
@@ -248,6 +281,29 @@ pub(crate) mod reference {
         let threshold =
             B::float_add_scalar(B::float_mul_scalar(adaptation, beta.into()), base.into());
         B::float_sub(pre, threshold)
+    }
+
+    pub(crate) fn fire_multi_gaussian<B: Backend>(
+        pre: FloatTensor<B>,
+        adaptation: FloatTensor<B>,
+        threshold: Threshold,
+        terms: MultiGaussianTerms,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        let Threshold { beta, base } = threshold;
+        let gap = threshold_gap::<B>(pre, adaptation, beta, base);
+        let slope = update_reference::multi_gaussian::<B>(gap.clone(), terms);
+        (spike::<B>(gap, slope.clone()), slope)
+    }
+
+    /// `G g`, and `(G g) (−β)`, which is `(−G g) β` to the bit (the sign of a product is exact).
+    pub(crate) fn fire_gradients<B: Backend>(
+        g: FloatTensor<B>,
+        slope: FloatTensor<B>,
+        beta: f64,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        let to_gap = B::float_mul(g, slope);
+        let to_adaptation = B::float_mul_scalar(to_gap.clone(), (-beta).into());
+        (to_gap, to_adaptation)
     }
 
     pub(crate) fn hard_reset<B: Backend>(
@@ -372,6 +428,23 @@ impl CellOps for NdArray {
         super::cell_ndarray::hard_reset(pre, spikes)
     }
 
+    fn fire_multi_gaussian(
+        pre: FloatTensor<Self>,
+        adaptation: FloatTensor<Self>,
+        threshold: Threshold,
+        terms: MultiGaussianTerms,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        super::cell_ndarray::fire_multi_gaussian(pre, adaptation, threshold, terms)
+    }
+
+    fn fire_gradients(
+        g: FloatTensor<Self>,
+        slope: FloatTensor<Self>,
+        beta: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        super::cell_ndarray::fire_gradients(g, slope, beta)
+    }
+
     fn product_with_transposed(g: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
         super::cell_ndarray::product_with_transposed(g, w)
     }
@@ -418,7 +491,9 @@ impl CellOps for NdArray {
 mod tests {
     use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
+    use super::Threshold;
     use crate::kernels::{affine, affine_pair, blend, hard_reset, logistic, spike, threshold_gap};
+    use crate::surrogate::{Surrogate, spike_above_threshold};
 
     /// Every backend of this build, with autodiff.
     fn devices() -> Vec<Device> {
@@ -574,6 +649,72 @@ mod tests {
                 .backward();
             assert_close(pre.grad(&grads).unwrap(), &[0.0, 1.5], "reset dpre");
             assert_close(s.grad(&grads).unwrap(), &[-2.0, 9.0], "reset ds");
+        }
+    }
+
+    /// The multi-Gaussian `g(v) = γ [(1 + h) N(v; 0, l) − h N(v; l, k l) − h N(v; −l, k l)]`
+    /// worked in f64 from its definition, for the defaults `l = 0.3`, `k = 6`, `h = 0.15`,
+    /// `γ = 0.5`.
+    fn multi_gaussian_by_hand(v: f64) -> f64 {
+        let normal = |x: f64, mean: f64, sd: f64| {
+            (-(x - mean).powi(2) / (2.0 * sd * sd)).exp()
+                / (sd * (2.0 * std::f64::consts::PI).sqrt())
+        };
+        let (l, k, h, gamma) = (0.3, 6.0, 0.15, 0.5);
+        gamma * ((1.0 + h) * normal(v, 0.0, l) - h * normal(v, l, k * l) - h * normal(v, -l, k * l))
+    }
+
+    /// The fused fire node: spikes of `pre − (b₀ + β b)` and the gradients `G g(v)` and
+    /// `−β G g(v)`, worked by hand; and on random inputs the same spikes and gradients as
+    /// `spike(pre − threshold)` (bits on the CPU backends).
+    #[test]
+    fn the_fire_node_matches_hand_values_and_the_gap_then_the_spike() {
+        let surrogate = Surrogate::default();
+        let threshold = Threshold {
+            beta: 1.8,
+            base: 0.1,
+        };
+        for device in devices() {
+            // b = [0, 0.25, −1]: θ = [0.1, 0.55, −1.7]; pre = [0.1, 1.05, −2]: v = [0, 0.5, −0.3].
+            let pre = tracked::<1>(TensorData::from([0.1f32, 1.05, -2.0]), &device);
+            let b = tracked::<1>(TensorData::from([0.0f32, 0.25, -1.0]), &device);
+            let s = spike_above_threshold(pre.clone(), b.clone(), threshold, &surrogate);
+            assert_eq!(values(s.clone()), vec![0.0, 1.0, 0.0], "{device:?}: spikes");
+            let grads = (s * Tensor::from_data([1.0f32, 2.0, 3.0], &device))
+                .sum()
+                .backward();
+            let slopes: Vec<f64> = [0.0, 0.5, -0.3].map(multi_gaussian_by_hand).to_vec();
+            let to_pre: Vec<f32> = (0..3)
+                .map(|i| ((i + 1) as f64 * slopes[i]) as f32)
+                .collect();
+            let to_b: Vec<f32> = to_pre.iter().map(|g| -1.8 * g).collect();
+            assert_close(pre.grad(&grads).unwrap(), &to_pre, "fire dpre = G g(v)");
+            assert_close(b.grad(&grads).unwrap(), &to_b, "fire db = −β G g(v)");
+
+            device.seed(3);
+            let random = |device: &Device| {
+                Tensor::<2>::random([7, 5], Distribution::Uniform(-1.0, 1.0), device).require_grad()
+            };
+            let (pre, b) = (random(&device), random(&device));
+            let weights = Tensor::<2>::random([7, 5], Distribution::Uniform(-1.0, 1.0), &device);
+            let fused = spike_above_threshold(pre.clone(), b.clone(), threshold, &surrogate);
+            let gap = pre.clone() - (b.clone() * threshold.beta + threshold.base);
+            let composed = crate::surrogate::spike(gap, &surrogate);
+            assert_eq!(values(fused.clone()), values(composed.clone()), "spikes");
+            let fused_grads = (fused * weights.clone()).sum().backward();
+            let composed_grads = (composed * weights).sum().backward();
+            for (name, input) in [("pre", &pre), ("b", &b)] {
+                let (fused, composed) = (
+                    values(input.grad(&fused_grads).unwrap()),
+                    values(input.grad(&composed_grads).unwrap()),
+                );
+                if same_arithmetic(&device) {
+                    assert_eq!(fused, composed, "{device:?}: d{name} bits");
+                } else {
+                    let expected = composed.clone();
+                    assert_close(input.grad(&fused_grads).unwrap(), &expected, name);
+                }
+            }
         }
     }
 

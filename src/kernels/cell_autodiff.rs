@@ -11,10 +11,11 @@ use burn::backend::autodiff::{
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
 };
-use burn::backend::{TensorMetadata, tensor::FloatTensor};
+use burn::backend::{AutodiffBackend, TensorMetadata, tensor::FloatTensor};
 use burn::tensor::Shape;
 
-use super::cell::CellOps;
+use super::cell::{CellOps, Threshold};
+use super::update::MultiGaussianTerms;
 
 /// The gradient of a bias `[n]` added to every row of a `[batch, n]` output.
 fn bias_gradient<B: CellOps>(g: FloatTensor<B>, n: usize) -> FloatTensor<B> {
@@ -211,6 +212,27 @@ impl<B: CellOps> Backward<B, 2> for ThresholdGapBackward {
         }
         if let Some(node) = pre_node {
             grads.register::<B>(node.id, g);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct FireBackward;
+
+impl<B: CellOps> Backward<B, 2> for FireBackward {
+    /// The surrogate's slope `g(v)` and the adaptation strength `β`.
+    type State = (FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = grads.consume::<B>(&ops.node);
+        let (slope, beta) = ops.state;
+        let (to_pre, to_adaptation) = B::fire_gradients(g, slope, beta);
+        let [pre_node, adaptation_node] = ops.parents;
+        if let Some(node) = adaptation_node {
+            grads.register::<B>(node.id, to_adaptation);
+        }
+        if let Some(node) = pre_node {
+            grads.register::<B>(node.id, to_pre);
         }
     }
 }
@@ -415,6 +437,26 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
             OpsKind::Tracked(prep) => prep.finish(beta, forward(pre, adaptation)),
             OpsKind::UnTracked(prep) => prep.finish(forward(pre, adaptation)),
         }
+    }
+
+    fn fire_multi_gaussian(
+        pre: FloatTensor<Self>,
+        adaptation: FloatTensor<Self>,
+        threshold: Threshold,
+        terms: MultiGaussianTerms,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let nodes = [pre.node(), adaptation.node()];
+        let (spikes, slope) = B::fire_multi_gaussian(
+            pre.into_primitive(),
+            adaptation.into_primitive(),
+            threshold,
+            terms,
+        );
+        let spikes = match FireBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((slope.clone(), threshold.beta), spikes),
+            OpsKind::UnTracked(prep) => prep.finish(spikes),
+        };
+        (spikes, Self::from_inner(slope))
     }
 
     fn hard_reset(pre: FloatTensor<Self>, spikes: FloatTensor<Self>) -> FloatTensor<Self> {

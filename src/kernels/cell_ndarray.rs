@@ -18,8 +18,9 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, Ix1, Ix2, IxDyn};
 use rayon::prelude::*;
 
-use super::cell::reference;
-use super::loops::GRAIN;
+use super::cell::{Threshold, reference};
+use super::loops::{GRAIN, MultiGaussianF32};
+use super::update::MultiGaussianTerms;
 
 type Float = FloatTensor<NdArray>;
 
@@ -273,4 +274,59 @@ pub(super) fn hard_reset_gradients(g: Float, pre: Float, spikes: Float) -> (Floa
     }
     let through_pre = map2(g.clone(), spikes, |g, s| g - g * s);
     (through_pre, map2(g, pre, |g, pre| -g * pre))
+}
+
+/// `f` over the paired elements of two arrays of one shape, into two new tensors of their shape.
+fn map2_pair(
+    a: Float,
+    b: Float,
+    f: impl Fn(f32, f32) -> (f32, f32) + Sync + Send,
+) -> (Float, Float) {
+    let (a, b) = (array(a), array(b));
+    let (va, vb) = (values(&a), values(&b));
+    let (first, second): (Vec<f32>, Vec<f32>) = if va.len() <= GRAIN {
+        va.iter().zip(vb.iter()).map(|(&a, &b)| f(a, b)).unzip()
+    } else {
+        va.par_iter()
+            .zip(vb.par_iter())
+            .with_min_len(GRAIN)
+            .map(|(&a, &b)| f(a, b))
+            .unzip()
+    };
+    (output(a.shape(), first), output(a.shape(), second))
+}
+
+/// The gap, its multi-Gaussian slope and the spike in one pass, each as its own loop computes it.
+pub(super) fn fire_multi_gaussian(
+    pre: Float,
+    adaptation: Float,
+    threshold: Threshold,
+    terms: MultiGaussianTerms,
+) -> (Float, Float) {
+    if !same_f32_shapes(&[&pre, &adaptation]) {
+        return reference::fire_multi_gaussian::<NdArray>(pre, adaptation, threshold, terms);
+    }
+    let (beta, base) = (threshold.beta as f32, threshold.base as f32);
+    let slope_at = MultiGaussianF32::new(&terms);
+    map2_pair(pre, adaptation, |pre, b| {
+        let gap = pre - (b * beta + base);
+        let slope = slope_at.at(gap);
+        let spike = match (gap * slope).is_finite() {
+            true if gap > 0.0 => 1.0,
+            true => 0.0,
+            false => f32::NAN,
+        };
+        (spike, slope)
+    })
+}
+
+pub(super) fn fire_gradients(g: Float, slope: Float, beta: f64) -> (Float, Float) {
+    if !same_f32_shapes(&[&g, &slope]) {
+        return reference::fire_gradients::<NdArray>(g, slope, beta);
+    }
+    let negated = -beta as f32;
+    map2_pair(g, slope, |g, slope| {
+        let to_gap = g * slope;
+        (to_gap, to_gap * negated)
+    })
 }

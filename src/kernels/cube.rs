@@ -20,7 +20,7 @@ use cubecl::client::Client;
 use cubecl::prelude::*;
 use cubecl::{CubeCount, CubeDim, calculate_cube_count_elemwise};
 
-use super::cell::{CellOps, reference as cell_reference};
+use super::cell::{CellOps, Threshold, reference as cell_reference};
 use super::update::{AdamaxScalars, MultiGaussianTerms, RegulariserTerms, UpdateOps};
 
 /// Units of the one cube that sums a parameter's squares (a power of two).
@@ -131,6 +131,57 @@ fn threshold_gap_kernel<F: Float>(
     }
     let threshold = adaptation[ABSOLUTE_POS] * F::cast_from(beta) + F::cast_from(base);
     out[ABSOLUTE_POS] = pre[ABSOLUTE_POS] - threshold;
+}
+
+/// The threshold gap, its multi-Gaussian slope and the f32 spike of `spike_kernel`, in one pass.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn fire_multi_gaussian_kernel(
+    pre: &Tensor<f32>,
+    adaptation: &Tensor<f32>,
+    spikes: &mut Tensor<f32>,
+    slope: &mut Tensor<f32>,
+    beta: f32,
+    base: f32,
+    lens: f32,
+    centre_factor: f32,
+    sides_factor: f32,
+    centre_scale: f32,
+    sides_scale: f32,
+) {
+    if ABSOLUTE_POS >= spikes.len() {
+        terminate!();
+    }
+    let gap = pre[ABSOLUTE_POS] - (adaptation[ABSOLUTE_POS] * beta + base);
+    let centre = bump::<f32>(gap, 0.0f32, centre_factor) * centre_scale;
+    let sides = bump::<f32>(gap, lens, sides_factor) + bump::<f32>(gap, -lens, sides_factor);
+    let g = centre - sides * sides_scale;
+    let mut step = 0.0f32;
+    if gap > 0.0f32 {
+        step = 1.0f32;
+    }
+    if (u32::reinterpret(gap * g) & EXPONENT_BITS) == EXPONENT_BITS {
+        step = f32::reinterpret(QUIET_NAN);
+    }
+    spikes[ABSOLUTE_POS] = step;
+    slope[ABSOLUTE_POS] = g;
+}
+
+#[cube(launch)]
+fn fire_gradients_kernel<F: Float>(
+    g: &Tensor<F>,
+    slope: &Tensor<F>,
+    to_pre: &mut Tensor<F>,
+    to_adaptation: &mut Tensor<F>,
+    negated_beta: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= to_pre.len() {
+        terminate!();
+    }
+    let to_gap = g[ABSOLUTE_POS] * slope[ABSOLUTE_POS];
+    to_pre[ABSOLUTE_POS] = to_gap;
+    to_adaptation[ABSOLUTE_POS] = to_gap * F::cast_from(negated_beta);
 }
 
 #[cube(launch)]
@@ -547,6 +598,63 @@ impl CellOps for CubeBackend {
             },
         );
         out
+    }
+
+    fn fire_multi_gaussian(
+        pre: FloatTensor<Self>,
+        adaptation: FloatTensor<Self>,
+        threshold: Threshold,
+        terms: MultiGaussianTerms,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        if pre.dtype != DType::F32 || adaptation.dtype != DType::F32 {
+            return cell_reference::fire_multi_gaussian::<Self>(pre, adaptation, threshold, terms);
+        }
+        let [spikes, slope] = launch_elementwise(
+            [pre, adaptation],
+            |client, count, dim, [pre, b], [spikes, slope], _| {
+                fire_multi_gaussian_kernel::launch(
+                    client,
+                    count,
+                    dim,
+                    pre,
+                    b,
+                    spikes,
+                    slope,
+                    threshold.beta as f32,
+                    threshold.base as f32,
+                    terms.lens as f32,
+                    MultiGaussianTerms::exponent_factor(terms.lens) as f32,
+                    MultiGaussianTerms::exponent_factor(terms.wide) as f32,
+                    terms.centre_scale as f32,
+                    terms.sides_scale as f32,
+                )
+            },
+        );
+        (spikes, slope)
+    }
+
+    fn fire_gradients(
+        g: FloatTensor<Self>,
+        slope: FloatTensor<Self>,
+        beta: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [to_pre, to_adaptation] = launch_elementwise(
+            [g, slope],
+            |client, count, dim, [g, slope], [to_pre, to_adaptation], dtype| {
+                fire_gradients_kernel::launch(
+                    client,
+                    count,
+                    dim,
+                    g,
+                    slope,
+                    to_pre,
+                    to_adaptation,
+                    -beta as f32,
+                    dtype,
+                )
+            },
+        );
+        (to_pre, to_adaptation)
     }
 
     fn hard_reset(pre: FloatTensor<Self>, spikes: FloatTensor<Self>) -> FloatTensor<Self> {

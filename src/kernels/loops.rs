@@ -173,17 +173,44 @@ pub(crate) fn multi_gaussian(values: &mut [f32], terms: &MultiGaussianTerms) {
 }
 
 fn multi_gaussian_chunk(values: &mut [f32], terms: &MultiGaussianTerms) {
-    let (lens, wide) = (terms.lens, terms.wide);
-    let (centre_scale, sides_scale) = (terms.centre_scale as f32, terms.sides_scale as f32);
-    // exp(-(v - mean)^2 / (2 sd^2)), the exponent's factor rounded to f32 as `mul_scalar` does.
-    let bump = |v: f32, mean: f64, sd: f64| {
-        let offset = v - mean as f32;
-        (offset * offset * MultiGaussianTerms::exponent_factor(sd) as f32).exp()
-    };
+    let slope = MultiGaussianF32::new(terms);
     for v in values {
-        let centre = bump(*v, 0.0, lens) * centre_scale;
-        let sides = bump(*v, lens, wide) + bump(*v, -lens, wide);
-        *v = centre - sides * sides_scale;
+        *v = slope.at(*v);
+    }
+}
+
+/// The multi-Gaussian's constants in f32, each rounded as the tensor form's scalar operations
+/// round it, and its `g(v)` in the tensor form's order of operations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MultiGaussianF32 {
+    lens: f32,
+    centre_factor: f32,
+    sides_factor: f32,
+    centre_scale: f32,
+    sides_scale: f32,
+}
+
+impl MultiGaussianF32 {
+    pub(crate) fn new(terms: &MultiGaussianTerms) -> Self {
+        Self {
+            lens: terms.lens as f32,
+            centre_factor: MultiGaussianTerms::exponent_factor(terms.lens) as f32,
+            sides_factor: MultiGaussianTerms::exponent_factor(terms.wide) as f32,
+            centre_scale: terms.centre_scale as f32,
+            sides_scale: terms.sides_scale as f32,
+        }
+    }
+
+    /// `g(v)`: `exp(−(v − mean)² / (2 sd²))` per bump (`v − 0` for the centre, as the tensor
+    /// form subtracts it), the centre's scaled minus the sides' scaled sum.
+    pub(crate) fn at(&self, v: f32) -> f32 {
+        let bump = |mean: f32, factor: f32| {
+            let offset = v - mean;
+            (offset * offset * factor).exp()
+        };
+        let centre = bump(0.0, self.centre_factor) * self.centre_scale;
+        let sides = bump(self.lens, self.sides_factor) + bump(-self.lens, self.sides_factor);
+        centre - sides * self.sides_scale
     }
 }
 

@@ -46,9 +46,19 @@ use burn::backend::Dispatch;
 use burn::tensor::{DType, Int, Tensor};
 
 use cell::CellOps;
+pub(crate) use cell::Threshold;
 use loss::LossOps;
 use update::UpdateOps;
 pub(crate) use update::{AdamaxScalars, MultiGaussianTerms, RegulariserTerms};
+
+/// The dtype of the backend's boolean tensors on `t`'s device (wgpu has no native bool storage),
+/// for the reference bodies' comparisons.
+fn bool_dtype<B: burn::backend::Backend>(
+    t: &burn::backend::tensor::FloatTensor<B>,
+) -> burn::tensor::BoolDType {
+    use burn::backend::TensorMetadata;
+    burn::backend::get_or_init_device_settings::<B>(&t.device()).bool_dtype
+}
 
 /// `v g − detach(v g)`: adds `0` in the forward pass (NaN where `v g` is not finite) and the
 /// constant `slope` `g` to `ds/dv` in the backward pass.
@@ -118,6 +128,28 @@ pub(crate) fn threshold_gap<const D: usize>(
         beta,
         base,
     ))
+}
+
+/// The spikes of `pre` against the threshold `b₀ + β b` with the multi-Gaussian surrogate's slope
+/// as their gradient: [`threshold_gap`], the slope and [`spike`] as one graph node (a tracked
+/// `pre` or `b`), the gap's plain step otherwise.
+pub(crate) fn fire_multi_gaussian<const D: usize>(
+    pre: Tensor<D>,
+    adaptation: Tensor<D>,
+    threshold: Threshold,
+    terms: &MultiGaussianTerms,
+) -> Tensor<D> {
+    if !pre.is_tracked() && !adaptation.is_tracked() {
+        let gap = threshold_gap(pre, adaptation, threshold.beta, threshold.base);
+        return gap.greater_elem(0.0).float();
+    }
+    let (spikes, _slope) = Dispatch::fire_multi_gaussian(
+        pre.into_dispatch(),
+        adaptation.into_dispatch(),
+        threshold,
+        *terms,
+    );
+    Tensor::from_dispatch(spikes)
 }
 
 /// `pre − s pre`: the membrane after a hard reset by the spikes `s`; one graph node under

@@ -214,7 +214,7 @@ pub(crate) mod reference {
     use burn::backend::{Backend, Scalar, TensorMetadata, tensor::FloatTensor};
     use burn::tensor::Shape;
 
-    use super::super::cell::reference::bool_dtype;
+    use super::super::bool_dtype;
     use super::{AdamaxScalars, MultiGaussianTerms, RegulariserTerms};
 
     fn scalar(value: f64) -> Scalar {

@@ -8,11 +8,11 @@ use burn::tensor::{Device, Tensor};
 
 use super::cell::SpikingCell;
 use super::common::{
-    AdaptiveState, InitialMembrane, ResetMode, add_recurrent, decay, fire, projections, reset,
-    time_constants,
+    AdaptiveState, InitialMembrane, ResetMode, add_recurrent, decay, fire_above_threshold,
+    projections, reset, time_constants,
 };
 use crate::error::{ConfigError, check};
-use crate::kernels::threshold_gap;
+use crate::kernels::Threshold;
 use crate::surrogate::Surrogate;
 
 /// Configuration of an [`Alif`] layer.
@@ -281,9 +281,13 @@ pub fn alif_step(
         state.spikes.clone() + params.adaptation_decay.clone() * (state.adaptation - state.spikes);
     let pre = current.clone() + params.membrane_decay.clone() * (state.membrane - current);
     let (beta, base) = (params.adaptation, params.base_threshold);
-    // u' − θ with θ = b0 + beta b.
-    let gap = threshold_gap(pre.clone(), adaptation.clone(), beta, base);
-    let spikes = fire(gap, &params.surrogate, params.smooth_spikes);
+    let spikes = fire_above_threshold(
+        pre.clone(),
+        adaptation.clone(),
+        Threshold { beta, base },
+        &params.surrogate,
+        params.smooth_spikes,
+    );
     let membrane = reset(params.reset, pre, spikes.clone(), || {
         adaptation.clone() * beta + base
     });

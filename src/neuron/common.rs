@@ -5,9 +5,9 @@ use burn::module::Param;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 
-use crate::kernels::hard_reset;
+use crate::kernels::{Threshold, hard_reset, threshold_gap};
 use crate::step::Detach;
-use crate::surrogate::{Surrogate, smooth_spike, spike};
+use crate::surrogate::{Surrogate, smooth_spike, spike, spike_above_threshold};
 
 /// What happens to the membrane of a neuron that spiked.
 #[derive(Config, Debug, PartialEq, Copy)]
@@ -98,6 +98,22 @@ pub(crate) fn fire(v: Tensor<2>, surrogate: &Surrogate, smooth: bool) -> Tensor<
     } else {
         spike(v, surrogate)
     }
+}
+
+/// Fires the membrane `pre` against the adaptive threshold `b₀ + β b` of the adaptation `b`:
+/// `fire(pre − (b₀ + β b))`, with the multi-Gaussian's gap, slope and spike in one graph node.
+pub(crate) fn fire_above_threshold(
+    pre: Tensor<2>,
+    adaptation: Tensor<2>,
+    threshold: Threshold,
+    surrogate: &Surrogate,
+    smooth: bool,
+) -> Tensor<2> {
+    if smooth {
+        let gap = threshold_gap(pre, adaptation, threshold.beta, threshold.base);
+        return smooth_spike(gap, surrogate);
+    }
+    spike_above_threshold(pre, adaptation, threshold, surrogate)
 }
 
 /// A Linear layer with the given weight initializer and a zero bias (or none).

@@ -1,13 +1,13 @@
 //! The liquid-time-constant (LTC) spiking layer.
 
-use crate::kernels::{blend, threshold_gap};
+use crate::kernels::{Threshold, blend};
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
 use super::cell::SpikingCell;
-use super::common::{InitialMembrane, ResetMode, fire, linear, linear_step, reset};
+use super::common::{InitialMembrane, ResetMode, fire_above_threshold, linear, linear_step, reset};
 use super::gate::Gate;
 use crate::error::{ConfigError, check};
 use crate::norm::{StepBatchNorm, StepBatchNormConfig};
@@ -321,9 +321,14 @@ impl SpikingCell for Ltc {
         // (1 - a) u + a I, written as u + a (I - u).
         let pre = blend(membrane, current, rate);
         let (beta, base) = (self.adaptation, self.base_threshold);
-        // u' − θ with θ = b0 + beta b.
-        let gap = threshold_gap(pre.clone(), adaptation.clone(), beta, base);
-        let spikes = fire(gap, &self.surrogate, self.smooth_spikes);
+        let threshold = Threshold { beta, base };
+        let spikes = fire_above_threshold(
+            pre.clone(),
+            adaptation.clone(),
+            threshold,
+            &self.surrogate,
+            self.smooth_spikes,
+        );
         let membrane = reset(self.reset, pre, spikes.clone(), || {
             adaptation.clone() * beta + base
         });
