@@ -28,7 +28,7 @@ use burn::backend::Flex;
 use burn::backend::NdArray;
 use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
 
-use super::update::MultiGaussianTerms;
+use super::update::{MultiGaussianTerms, reference as update_reference};
 
 /// The adaptive threshold `b₀ + β b` of a spiking layer.
 #[derive(Clone, Copy, Debug)]
@@ -132,7 +132,11 @@ pub(crate) trait CellOps: Backend {
         threshold: Threshold,
         terms: MultiGaussianTerms,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        reference::fire_multi_gaussian::<Self>(pre, adaptation, threshold, terms)
+        // The spike through `Self::spike`: with `fusion` it must stay an opaque operation.
+        let Threshold { beta, base } = threshold;
+        let gap = reference::threshold_gap::<Self>(pre, adaptation, beta, base);
+        let slope = update_reference::multi_gaussian::<Self>(gap.clone(), terms);
+        (Self::spike(gap, slope.clone()), slope)
     }
 
     /// `pre − s pre`: the membrane `pre` after a hard reset by the spikes `s`.
