@@ -49,7 +49,7 @@ fn fptt_update(c: &mut Criterion) {
             let (scores, next) = net.step(x, state.clone());
             net = fptt.update(
                 net.clone(),
-                cross_entropy(scores, y.clone()) * 0.5,
+                weighted_cross_entropy(scores, y.clone(), 0.5),
                 &mut optim,
                 3e-3,
             );

@@ -175,7 +175,7 @@ fn stream_fptt(
     for t in 0..steps {
         let x_t = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), device);
         let (scores, next) = model.step(x_t, state);
-        let loss = cross_entropy(scores, y.clone()) * ((t + 1) as f64 / steps as f64);
+        let loss = weighted_cross_entropy(scores, y.clone(), (t + 1) as f64 / steps as f64);
         model = fptt.update(model, loss, &mut optim, 3e-3);
         state = next.detach();
     }

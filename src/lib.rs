@@ -211,7 +211,9 @@ pub mod prelude {
         SequenceLearner, TrainError, count_correct, evaluate, evaluate_with, fit, fit_with,
         predict,
     };
-    pub use crate::loss::{LossSchedule, cross_entropy, mean_squared_error, soft_cross_entropy};
+    pub use crate::loss::{
+        LossSchedule, cross_entropy, mean_squared_error, soft_cross_entropy, weighted_cross_entropy,
+    };
     pub use crate::model::{
         SpikingClassifier, SpikingClassifierConfig, SpikingRegressor, SpikingRegressorConfig,
     };

@@ -112,6 +112,32 @@ impl std::str::FromStr for LossSchedule {
 ///
 /// When `targets` is not `[batch]` for `scores` `[batch, classes]`, or `scores` has no classes.
 pub fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    weighted_cross_entropy(scores, targets, 1.0)
+}
+
+/// [`cross_entropy`] times `weight` (a step's loss with its weight in the [`LossSchedule`]): the
+/// same values as `cross_entropy(scores, targets) * weight`, with the weight inside the loss's one
+/// graph node on wgpu (one launch fewer forward and backward).
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn_fptt::loss::weighted_cross_entropy;
+///
+/// let device = burn_fptt::default_device();
+/// let scores = Tensor::<2>::from_data([[0.0f32, 0.0]], &device);
+/// let targets = Tensor::<1, Int>::from_data([1], &device);
+/// let loss = weighted_cross_entropy(scores, targets, 0.5).into_scalar::<f32>();
+/// assert!((loss - 0.5 * 2f32.ln()).abs() < 1e-6);
+/// ```
+///
+/// # Panics
+///
+/// As [`cross_entropy`].
+pub fn weighted_cross_entropy(
+    scores: Tensor<2>,
+    targets: Tensor<1, Int>,
+    weight: f64,
+) -> Tensor<1> {
     let [batch, classes] = scores.dims();
     let target_dims = targets.dims();
     assert!(
@@ -122,7 +148,7 @@ pub fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         classes > 0,
         "cross_entropy: scores must have at least one class, got [{batch}, 0]"
     );
-    crate::kernels::cross_entropy(scores, targets)
+    crate::kernels::cross_entropy(scores, targets, weight)
 }
 
 /// Mean squared error of `outputs` against `targets` (both `[batch, outputs]`), averaged over

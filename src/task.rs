@@ -26,7 +26,7 @@ use std::fmt;
 
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
-use crate::loss::{cross_entropy, mean_squared_error};
+use crate::loss::{cross_entropy, mean_squared_error, weighted_cross_entropy};
 
 /// The targets of a batch of `batch` sequences of `time` steps.
 #[derive(Debug, Clone)]
@@ -452,6 +452,22 @@ pub trait StepLoss: Send + Sync {
     fn mean(&self, outputs: Tensor<2>, target: &StepTarget) -> Result<Tensor<1>, BatchError> {
         Ok(self.per_sample(outputs, target)?.mean())
     }
+
+    /// [`mean`](Self::mean) times `weight` (a step's weight in the loss schedule), `[1]`;
+    /// override it only for a cheaper form of the same value (the cross-entropy takes the weight
+    /// into its one graph node on wgpu).
+    ///
+    /// # Errors
+    ///
+    /// As [`per_sample`](Self::per_sample).
+    fn weighted_mean(
+        &self,
+        outputs: Tensor<2>,
+        target: &StepTarget,
+        weight: f64,
+    ) -> Result<Tensor<1>, BatchError> {
+        Ok(self.mean(outputs, target)? * weight)
+    }
 }
 
 impl fmt::Debug for dyn StepLoss {
@@ -489,6 +505,16 @@ impl StepLoss for CrossEntropy {
 
     fn mean(&self, outputs: Tensor<2>, target: &StepTarget) -> Result<Tensor<1>, BatchError> {
         Ok(cross_entropy(outputs, self.classes(target)?.clone()))
+    }
+
+    fn weighted_mean(
+        &self,
+        outputs: Tensor<2>,
+        target: &StepTarget,
+        weight: f64,
+    ) -> Result<Tensor<1>, BatchError> {
+        let classes = self.classes(target)?.clone();
+        Ok(weighted_cross_entropy(outputs, classes, weight))
     }
 }
 
@@ -562,6 +588,18 @@ impl StepLoss for DefaultLoss {
         match target {
             StepTarget::Classes(_) => CrossEntropy.mean(outputs, target),
             StepTarget::Values(_) => MeanSquaredError.mean(outputs, target),
+        }
+    }
+
+    fn weighted_mean(
+        &self,
+        outputs: Tensor<2>,
+        target: &StepTarget,
+        weight: f64,
+    ) -> Result<Tensor<1>, BatchError> {
+        match target {
+            StepTarget::Classes(_) => CrossEntropy.weighted_mean(outputs, target, weight),
+            StepTarget::Values(_) => MeanSquaredError.weighted_mean(outputs, target, weight),
         }
     }
 }

@@ -55,6 +55,7 @@ fn cross_entropy_kernel<F: Float, I: Numeric>(
     scores: &Tensor<F>,
     targets: &Tensor<I>,
     loss: &mut Tensor<F>,
+    weight: f32,
     #[comptime] units: usize,
     #[define(F, I)] _dtypes: [ElemType; 2],
 ) {
@@ -77,7 +78,7 @@ fn cross_entropy_kernel<F: Float, I: Numeric>(
     let mut partial = Shared::new_slice(units);
     let total = sum_over_cube::<F>(&mut partial, sum);
     if unit == 0 {
-        loss[0] = -(total / F::cast_from(rows));
+        loss[0] = -(total / F::cast_from(rows)) * F::cast_from(weight);
     }
 }
 
@@ -87,6 +88,7 @@ fn cross_entropy_gradient_kernel<F: Float, I: Numeric>(
     targets: &Tensor<I>,
     g: &Tensor<F>,
     out: &mut Tensor<F>,
+    weight: f32,
     #[define(F, I)] _dtypes: [ElemType; 2],
 ) {
     let rows = targets.len();
@@ -98,7 +100,7 @@ fn cross_entropy_gradient_kernel<F: Float, I: Numeric>(
     let start = row * classes;
     let (max, log_sum) = row_shift_and_log_sum::<F>(scores, start, classes);
     let target = target_index::<I>(targets, row, classes);
-    let scale = g[0] / F::cast_from(rows);
+    let scale = g[0] * F::cast_from(weight) / F::cast_from(rows);
     for c in 0..classes {
         let probability = F::exp((scores[start + c] - max) - log_sum);
         let mut value = probability * scale;
@@ -115,7 +117,11 @@ fn cross_entropy_gradient_kernel<F: Float, I: Numeric>(
 impl LossOps for CubeBackend {
     const FUSED_CROSS_ENTROPY: bool = true;
 
-    fn cross_entropy(scores: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+    fn cross_entropy(
+        scores: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        weight: f64,
+    ) -> FloatTensor<Self> {
         let [scores, targets] = [scores, targets].map(into_contiguous);
         let loss = empty_shaped(&scores, Shape::new([1]));
         let client = scores.client.clone();
@@ -127,6 +133,7 @@ impl LossOps for CubeBackend {
             scores.into_tensor_arg(),
             targets.into_tensor_arg(),
             loss.clone().into_tensor_arg(),
+            weight as f32,
             REDUCE_UNITS as usize,
             dtypes,
         );
@@ -137,6 +144,7 @@ impl LossOps for CubeBackend {
         scores: FloatTensor<Self>,
         targets: IntTensor<Self>,
         g: FloatTensor<Self>,
+        weight: f64,
     ) -> FloatTensor<Self> {
         let [scores, targets, g] = [scores, targets, g].map(into_contiguous);
         let out = empty_like(&scores);
@@ -154,6 +162,7 @@ impl LossOps for CubeBackend {
                 targets.into_tensor_arg(),
                 g.into_tensor_arg(),
                 out.clone().into_tensor_arg(),
+                weight as f32,
                 dtypes,
             );
         }

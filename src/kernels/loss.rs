@@ -44,22 +44,28 @@ pub(crate) trait LossOps: Backend {
     /// records burn's composition.
     const FUSED_CROSS_ENTROPY: bool = false;
 
-    /// `−mean_b log softmax(scores_b)[targets_b]`: burn's `log_softmax` (shifted by the row's
-    /// maximum), the gather, the mean and the negation, in that order.
+    /// `−mean_b log softmax(scores_b)[targets_b]` times `weight`: burn's `log_softmax` (shifted
+    /// by the row's maximum), the gather, the mean, the negation and the product by the weight
+    /// (left out when it is 1), in that order.
     #[fusion(default)]
-    fn cross_entropy(scores: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
-        reference::cross_entropy::<Self>(scores, targets)
+    fn cross_entropy(
+        scores: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        weight: f64,
+    ) -> FloatTensor<Self> {
+        reference::cross_entropy::<Self>(scores, targets, weight)
     }
 
     /// The gradient of [`Self::cross_entropy`] with respect to the scores, given the loss's
-    /// gradient `g` (`[1]`): `g (softmax(scores) − onehot(targets)) / batch`.
+    /// gradient `g` (`[1]`): `g w (softmax(scores) − onehot(targets)) / batch`.
     #[fusion(default)]
     fn cross_entropy_gradient(
         scores: FloatTensor<Self>,
         targets: IntTensor<Self>,
         g: FloatTensor<Self>,
+        weight: f64,
     ) -> FloatTensor<Self> {
-        reference::cross_entropy_gradient::<Self>(scores, targets, g)
+        reference::cross_entropy_gradient::<Self>(scores, targets, g, weight)
     }
 }
 
@@ -80,16 +86,23 @@ pub(crate) mod reference {
     pub(crate) fn cross_entropy<B: Backend>(
         scores: FloatTensor<B>,
         targets: IntTensor<B>,
+        weight: f64,
     ) -> FloatTensor<B> {
         let picked = B::float_gather(1, B::log_softmax(scores, 1), column::<B>(targets));
-        B::float_neg(B::float_mean(picked))
+        let loss = B::float_neg(B::float_mean(picked));
+        if weight == 1.0 {
+            return loss;
+        }
+        B::float_mul_scalar(loss, weight.into())
     }
 
     pub(crate) fn cross_entropy_gradient<B: Backend>(
         scores: FloatTensor<B>,
         targets: IntTensor<B>,
         g: FloatTensor<B>,
+        weight: f64,
     ) -> FloatTensor<B> {
+        let g = B::float_mul_scalar(g, weight.into());
         let [batch, classes] = [scores.shape()[0], scores.shape()[1]];
         let dtype = scores.dtype().into();
         let device = scores.device();
@@ -113,23 +126,28 @@ impl LossOps for NdArray {}
 struct CrossEntropyBackward;
 
 impl<B: LossOps> Backward<B, 1> for CrossEntropyBackward {
-    /// The scores and the targets.
-    type State = (FloatTensor<B>, IntTensor<B>);
+    /// The scores, the targets and the weight.
+    type State = (FloatTensor<B>, IntTensor<B>, f64);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let g = grads.consume::<B>(&ops.node);
         let [scores_node] = ops.parents;
         if let Some(node) = scores_node {
-            let (scores, targets) = ops.state;
-            grads.register::<B>(node.id, B::cross_entropy_gradient(scores, targets, g));
+            let (scores, targets, weight) = ops.state;
+            let gradient = B::cross_entropy_gradient(scores, targets, g, weight);
+            grads.register::<B>(node.id, gradient);
         }
     }
 }
 
 impl<B: LossOps, C: CheckpointStrategy> LossOps for Autodiff<B, C> {
-    fn cross_entropy(scores: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+    fn cross_entropy(
+        scores: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        weight: f64,
+    ) -> FloatTensor<Self> {
         if !B::FUSED_CROSS_ENTROPY {
-            return reference::cross_entropy::<Self>(scores, targets);
+            return reference::cross_entropy::<Self>(scores, targets, weight);
         }
         match CrossEntropyBackward
             .prepare::<C>([scores.node()])
@@ -138,11 +156,11 @@ impl<B: LossOps, C: CheckpointStrategy> LossOps for Autodiff<B, C> {
         {
             OpsKind::Tracked(prep) => {
                 let scores = scores.into_primitive();
-                let loss = B::cross_entropy(scores.clone(), targets.clone());
-                prep.finish((scores, targets), loss)
+                let loss = B::cross_entropy(scores.clone(), targets.clone(), weight);
+                prep.finish((scores, targets, weight), loss)
             }
             OpsKind::UnTracked(prep) => {
-                prep.finish(B::cross_entropy(scores.into_primitive(), targets))
+                prep.finish(B::cross_entropy(scores.into_primitive(), targets, weight))
             }
         }
     }
@@ -236,10 +254,10 @@ mod tests {
                 targets.into_dispatch(),
                 g.into_dispatch(),
             ];
-            let loss = Dispatch::cross_entropy(s.clone(), y.clone());
-            let expected = reference::cross_entropy::<Dispatch>(s.clone(), y.clone());
-            let gradient = Dispatch::cross_entropy_gradient(s.clone(), y.clone(), g.clone());
-            let expected_gradient = reference::cross_entropy_gradient::<Dispatch>(s, y, g);
+            let loss = Dispatch::cross_entropy(s.clone(), y.clone(), 0.75);
+            let expected = reference::cross_entropy::<Dispatch>(s.clone(), y.clone(), 0.75);
+            let gradient = Dispatch::cross_entropy_gradient(s.clone(), y.clone(), g.clone(), 0.75);
+            let expected_gradient = reference::cross_entropy_gradient::<Dispatch>(s, y, g, 0.75);
             for (actual, expected, what) in [
                 (loss, expected, "loss"),
                 (gradient, expected_gradient, "gradient"),

@@ -167,13 +167,14 @@ pub(crate) fn spike<const D: usize>(v: Tensor<D>, slope: Tensor<D>) -> Tensor<D>
     Tensor::from_dispatch(Dispatch::spike(v.into_dispatch(), slope.into_dispatch()))
 }
 
-/// `−mean_b log softmax(scores_b)[targets_b]` for `scores` `[batch, classes]` and class indices
-/// `targets` `[batch]`; one graph node under autodiff where the backend has kernels for it
-/// ([`LossOps::FUSED_CROSS_ENTROPY`]), burn's composition elsewhere.
-pub(crate) fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+/// `−mean_b log softmax(scores_b)[targets_b]` times `weight`, for `scores` `[batch, classes]` and
+/// class indices `targets` `[batch]`; one graph node under autodiff where the backend has kernels
+/// for it ([`LossOps::FUSED_CROSS_ENTROPY`]), burn's composition elsewhere.
+pub(crate) fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>, weight: f64) -> Tensor<1> {
     Tensor::from_dispatch(Dispatch::cross_entropy(
         scores.into_dispatch(),
         targets.into_dispatch(),
+        weight,
     ))
 }
 

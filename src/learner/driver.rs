@@ -255,7 +255,7 @@ impl<R: LearningRule> Driver<R> {
                     None => {
                         let weight = weight(t, length);
                         if weight > 0.0 {
-                            loss.add(loss_fn.mean(scores.clone(), &target)? * weight);
+                            loss.add(loss_fn.weighted_mean(scores.clone(), &target, weight)?);
                         }
                     }
                     Some(weights) => {
