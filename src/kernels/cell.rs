@@ -84,6 +84,19 @@ pub(crate) trait CellOps: Backend {
         reference::affine_pair::<Self>(x1, w1, x2, w2, b)
     }
 
+    /// A gate `σ(x₁ W₁ + x₂ W₂ + b)`: [`Self::logistic`] of [`Self::affine_pair`], one graph node
+    /// under autodiff.
+    #[fusion(default)]
+    fn gate(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::logistic(Self::affine_pair(x1, w1, x2, w2, b))
+    }
+
     /// The logistic sigmoid `1 / (1 + e^(−z))`, computed in that order.
     #[fusion(default)]
     fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -169,6 +182,17 @@ pub(crate) trait CellOps: Backend {
         reference::blend_gradient_start::<Self>(g, w)
     }
 
+    /// `(g y (1 − y), Σ_rows g y (1 − y))`: the gradient of a [`Self::gate`]'s pre-activation
+    /// from its output `y` `[batch, n]` and output gradient `g`, and its bias's gradient `[n]`.
+    #[fusion(default)]
+    fn gate_gradients(
+        y: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let to_z = Self::logistic_gradient(y, g);
+        (to_z.clone(), reference::column_sums::<Self>(to_z))
+    }
+
     /// `(g w, g (b − a))`: the gradients of [`Self::blend`] with respect to `b` and `w`, in one
     /// pass over `g`.
     #[fusion(default)]
@@ -234,6 +258,13 @@ pub(crate) mod reference {
     ) -> FloatTensor<B> {
         let b = row::<B>(b, &w);
         B::float_add(B::float_matmul(x, w), b)
+    }
+
+    /// The sums over the rows of a `[batch, n]` gradient, `[n]`: a bias's gradient.
+    pub(crate) fn column_sums<B: Backend>(g: FloatTensor<B>) -> FloatTensor<B> {
+        let shape = g.shape();
+        let n = shape[shape.num_dims() - 1];
+        B::float_reshape(B::float_sum_dim(g, 0), Shape::new([n]))
     }
 
     pub(crate) fn product<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>) -> FloatTensor<B> {
@@ -496,7 +527,9 @@ mod tests {
     use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
     use super::Threshold;
-    use crate::kernels::{affine, affine_pair, blend, hard_reset, logistic, spike, threshold_gap};
+    use crate::kernels::{
+        affine, affine_pair, blend, gate, hard_reset, logistic, spike, threshold_gap,
+    };
     use crate::surrogate::{Surrogate, spike_above_threshold};
 
     /// Every backend of this build, with autodiff.
@@ -624,6 +657,32 @@ mod tests {
             let slope = Tensor::<1>::from_data([0.1f32, 0.0, 0.0], &device);
             let s = values(spike(v, slope));
             assert!(s[0].is_nan() && s[1].is_nan() && s[2] == 1.0, "{s:?}");
+        }
+    }
+
+    /// The gate `σ(x₁ W₁ + x₂ W₂ + b)` and its five gradients for `Σ G ∘ y`, worked by hand: both
+    /// rows have `z = 0`, so `y = ½` and `dz = G y (1 − y) = 4 · ¼ = 1`; the bias gradient sums
+    /// the two rows' `dz`.
+    #[test]
+    fn the_gate_and_its_gradients_match_hand_values() {
+        for device in devices() {
+            let x1 = tracked::<2>(TensorData::from([[1.0f32, 2.0], [0.0, 0.0]]), &device);
+            let w1 = tracked::<2>(TensorData::from([[0.5f32], [0.25]]), &device);
+            let x2 = tracked::<2>(TensorData::from([[2.0f32], [0.0]]), &device);
+            let w2 = tracked::<2>(TensorData::from([[-0.5f32]]), &device);
+            let b = tracked::<1>(TensorData::from([0.0f32]), &device);
+            let y = gate(x1.clone(), w1.clone(), x2.clone(), w2.clone(), b.clone());
+            assert_close(y.clone(), &[0.5, 0.5], "gate");
+            let grads = (y * 4.0).sum().backward();
+            assert_close(
+                x1.grad(&grads).unwrap(),
+                &[0.5, 0.25, 0.5, 0.25],
+                "dx1 = dz W1ᵀ",
+            );
+            assert_close(w1.grad(&grads).unwrap(), &[1.0, 2.0], "dW1 = x1ᵀ dz");
+            assert_close(x2.grad(&grads).unwrap(), &[-0.5, -0.5], "dx2 = dz W2ᵀ");
+            assert_close(w2.grad(&grads).unwrap(), &[2.0], "dW2 = x2ᵀ dz");
+            assert_close(b.grad(&grads).unwrap(), &[2.0], "db = Σ dz");
         }
     }
 
@@ -812,6 +871,35 @@ mod tests {
             }
             let expected = values(b.grad(&composed_grads).unwrap());
             assert_close(b.grad(&fused_grads).unwrap(), &expected, "b");
+
+            // The gate node against its two nodes: the same forward values, and on the CPU
+            // backends the same gradient bits (the same operations, registered in the same order).
+            let one_node = gate(x1.clone(), w1.clone(), x2.clone(), w2.clone(), b.clone());
+            let two_nodes = logistic(affine_pair(
+                x1.clone(),
+                w1.clone(),
+                x2.clone(),
+                w2.clone(),
+                Some(b.clone()),
+            ));
+            let (one_values, two_values) = (values(one_node.clone()), values(two_nodes.clone()));
+            assert_close(one_node.clone(), &two_values, "gate forward");
+            let one_grads = (one_node * outer.clone()).sum().backward();
+            let two_grads = (two_nodes * outer.clone()).sum().backward();
+            for (name, parameter) in [("x1", &x1), ("w1", &w1), ("x2", &x2), ("w2", &w2)] {
+                let expected = values(parameter.grad(&two_grads).unwrap());
+                let actual = parameter.grad(&one_grads).unwrap();
+                if same_arithmetic(&device) {
+                    assert_eq!(values(actual), expected, "{device:?}: gate d{name} bits");
+                } else {
+                    assert_close(actual, &expected, name);
+                }
+            }
+            let expected = values(b.grad(&two_grads).unwrap());
+            assert_close(b.grad(&one_grads).unwrap(), &expected, "gate db");
+            if same_arithmetic(&device) {
+                assert_eq!(one_values, two_values, "{device:?}: gate forward bits");
+            }
         }
     }
 }

@@ -11,21 +11,14 @@ use burn::backend::autodiff::{
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
 };
-use burn::backend::{AutodiffBackend, TensorMetadata, tensor::FloatTensor};
-use burn::tensor::Shape;
+use burn::backend::{AutodiffBackend, tensor::FloatTensor};
 
 use super::cell::{CellOps, Threshold};
 use super::update::MultiGaussianTerms;
 
 /// The gradient of a bias `[n]` added to every row of a `[batch, n]` output.
-fn bias_gradient<B: CellOps>(g: FloatTensor<B>, n: usize) -> FloatTensor<B> {
-    B::float_reshape(B::float_sum_dim(g, 0), Shape::new([n]))
-}
-
-/// The columns of a `[k, n]` weight.
-fn columns<T: TensorMetadata>(w: &T) -> usize {
-    let shape = w.shape();
-    shape[shape.num_dims() - 1]
+fn bias_gradient<B: CellOps>(g: FloatTensor<B>) -> FloatTensor<B> {
+    super::cell::reference::column_sums::<B>(g)
 }
 
 fn retrieve<B: CellOps>(
@@ -58,8 +51,8 @@ fn product_gradients<B: CellOps>(
 struct AffineBackward;
 
 impl<B: CellOps> Backward<B, 3> for AffineBackward {
-    /// `x` (kept when `W` is tracked), `W` (kept when `x` is tracked), the bias width.
-    type State = (Option<NodeId>, Option<NodeId>, usize);
+    /// `x` (kept when `W` is tracked), `W` (kept when `x` is tracked).
+    type State = (Option<NodeId>, Option<NodeId>);
 
     fn backward(
         self,
@@ -67,7 +60,7 @@ impl<B: CellOps> Backward<B, 3> for AffineBackward {
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let (x, w, n) = ops.state;
+        let (x, w) = ops.state;
         let operands = [
             retrieve::<B>(checkpointer, x),
             retrieve::<B>(checkpointer, w),
@@ -76,7 +69,7 @@ impl<B: CellOps> Backward<B, 3> for AffineBackward {
         let [x_node, w_node, b_node] = ops.parents.map(|node| node.map(|node| node.id));
         product_gradients::<B>(grads, [x_node, w_node], operands, &g);
         if let Some(id) = b_node {
-            grads.register::<B>(id, bias_gradient::<B>(g, n));
+            grads.register::<B>(id, bias_gradient::<B>(g));
         }
     }
 }
@@ -109,8 +102,8 @@ impl<B: CellOps> Backward<B, 2> for ProductBackward {
 struct AffinePairBackward;
 
 impl<B: CellOps> Backward<B, 5> for AffinePairBackward {
-    /// `x₁`, `W₁`, `x₂`, `W₂` (each kept when its partner is tracked), the bias width.
-    type State = ([Option<NodeId>; 4], usize);
+    /// `x₁`, `W₁`, `x₂`, `W₂` (each kept when its partner is tracked).
+    type State = [Option<NodeId>; 4];
 
     fn backward(
         self,
@@ -118,7 +111,7 @@ impl<B: CellOps> Backward<B, 5> for AffinePairBackward {
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let ([x1, w1, x2, w2], n) = ops.state;
+        let [x1, w1, x2, w2] = ops.state;
         let first = [
             retrieve::<B>(checkpointer, x1),
             retrieve::<B>(checkpointer, w1),
@@ -133,7 +126,41 @@ impl<B: CellOps> Backward<B, 5> for AffinePairBackward {
         product_gradients::<B>(grads, [x1_node, w1_node], first, &g);
         product_gradients::<B>(grads, [x2_node, w2_node], second, &g);
         if let Some(id) = b_node {
-            grads.register::<B>(id, bias_gradient::<B>(g, n));
+            grads.register::<B>(id, bias_gradient::<B>(g));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct GateBackward;
+
+impl<B: CellOps> Backward<B, 5> for GateBackward {
+    /// `x₁`, `W₁`, `x₂`, `W₂` (each kept when its partner is tracked), and the output `y`.
+    type State = ([Option<NodeId>; 4], FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 5>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let ([x1, w1, x2, w2], y) = ops.state;
+        let first = [
+            retrieve::<B>(checkpointer, x1),
+            retrieve::<B>(checkpointer, w1),
+        ];
+        let second = [
+            retrieve::<B>(checkpointer, x2),
+            retrieve::<B>(checkpointer, w2),
+        ];
+        let g = grads.consume::<B>(&ops.node);
+        let (to_z, to_bias) = B::gate_gradients(y, g);
+        let [x1_node, w1_node, x2_node, w2_node, b_node] =
+            ops.parents.map(|node| node.map(|node| node.id));
+        product_gradients::<B>(grads, [x1_node, w1_node], first, &to_z);
+        product_gradients::<B>(grads, [x2_node, w2_node], second, &to_z);
+        if let Some(id) = b_node {
+            grads.register::<B>(id, to_bias);
         }
     }
 }
@@ -286,7 +313,6 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let n = columns(&w);
         let (x_tracked, w_tracked) = (x.is_tracked(), w.is_tracked());
         let prep = AffineBackward.prepare::<C>([x.node(), w.node(), b.node()]);
         match prep.compute_bound().stateful() {
@@ -294,7 +320,6 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
                 let state = (
                     w_tracked.then(|| prep.checkpoint(&x)),
                     x_tracked.then(|| prep.checkpoint(&w)),
-                    n,
                 );
                 let out = B::affine(x.into_primitive(), w.into_primitive(), b.into_primitive());
                 prep.finish(state, out)
@@ -332,7 +357,6 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
         w2: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let n = columns(&w1);
         let tracked = [
             x1.is_tracked(),
             w1.is_tracked(),
@@ -365,7 +389,49 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
                     tracked[3].then(|| prep.checkpoint(&x2)),
                     tracked[2].then(|| prep.checkpoint(&w2)),
                 ];
-                prep.finish((kept, n), forward(x1, w1, x2, w2, b))
+                prep.finish(kept, forward(x1, w1, x2, w2, b))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward(x1, w1, x2, w2, b)),
+        }
+    }
+
+    fn gate(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let tracked = [
+            x1.is_tracked(),
+            w1.is_tracked(),
+            x2.is_tracked(),
+            w2.is_tracked(),
+        ];
+        let nodes = [x1.node(), w1.node(), x2.node(), w2.node(), b.node()];
+        let forward = |x1: FloatTensor<Self>,
+                       w1: FloatTensor<Self>,
+                       x2: FloatTensor<Self>,
+                       w2: FloatTensor<Self>,
+                       b: FloatTensor<Self>| {
+            B::gate(
+                x1.into_primitive(),
+                w1.into_primitive(),
+                x2.into_primitive(),
+                w2.into_primitive(),
+                b.into_primitive(),
+            )
+        };
+        match GateBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let kept = [
+                    tracked[1].then(|| prep.checkpoint(&x1)),
+                    tracked[0].then(|| prep.checkpoint(&w1)),
+                    tracked[3].then(|| prep.checkpoint(&x2)),
+                    tracked[2].then(|| prep.checkpoint(&w2)),
+                ];
+                let y = forward(x1, w1, x2, w2, b);
+                prep.finish((kept, y.clone()), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(forward(x1, w1, x2, w2, b)),
         }

@@ -117,6 +117,55 @@ fn blend_gradient_fraction_kernel<F: Float>(
 }
 
 /// `(p₁ + p₂) + b` with the bias `b` `[n]` added to every row of the `[batch, n]` products.
+/// `σ((p + q) + b)`: the add-pair-and-row kernel's sum, then the logistic kernel's sigmoid.
+#[cube(launch)]
+fn gate_kernel<F: Float>(
+    first: &Tensor<F>,
+    second: &Tensor<F>,
+    bias: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let column = ABSOLUTE_POS % bias.len();
+    let z = (first[ABSOLUTE_POS] + second[ABSOLUTE_POS]) + bias[column];
+    out[ABSOLUTE_POS] = F::new(1.0) / (F::exp(-z) + F::new(1.0));
+}
+
+/// The logistic gradient of one column per cube, each unit striding over the rows, and the
+/// column's sum (the bias gradient) from the cube's pairwise sum.
+#[cube(launch)]
+fn gate_gradients_kernel<F: Float>(
+    y: &Tensor<F>,
+    g: &Tensor<F>,
+    to_z: &mut Tensor<F>,
+    to_bias: &mut Tensor<F>,
+    #[comptime] units: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let columns = to_bias.len();
+    let column = CUBE_POS;
+    let rows = y.len() / columns;
+    let unit = UNIT_POS as usize;
+    let mut sum = F::new(0.0);
+    let mut row = unit;
+    while row < rows {
+        let index = row * columns + column;
+        let rate = y[index];
+        let value = g[index] * (rate * (-rate + F::new(1.0)));
+        to_z[index] = value;
+        sum += value;
+        row += units;
+    }
+    let mut partial = Shared::new_slice(units);
+    let total = sum_over_cube::<F>(&mut partial, sum);
+    if unit == 0 {
+        to_bias[column] = total;
+    }
+}
+
 #[cube(launch)]
 fn threshold_gap_kernel<F: Float>(
     pre: &Tensor<F>,
@@ -545,6 +594,51 @@ impl CellOps for CubeBackend {
             },
         );
         out
+    }
+
+    fn gate(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let first = Self::float_matmul(x1, w1);
+        let second = Self::float_matmul(x2, w2);
+        let [out] = launch_elementwise(
+            [first, second, b],
+            |client, count, dim, [p, q, b], [out], dtype| {
+                gate_kernel::launch(client, count, dim, p, q, b, out, dtype)
+            },
+        );
+        out
+    }
+
+    fn gate_gradients(
+        y: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [y, g] = [y, g].map(into_contiguous);
+        let shape = y.shape();
+        let columns = shape[shape.num_dims() - 1];
+        let to_z = empty_like(&y);
+        let to_bias = empty_shaped(&y, Shape::new([columns]));
+        if shape.num_elements() > 0 {
+            let client = y.client.clone();
+            let dtype = dtype_to_storage_type(y.dtype);
+            gate_gradients_kernel::launch(
+                &client,
+                CubeCount::Static(columns as u32, 1, 1),
+                CubeDim::new_1d(REDUCE_UNITS),
+                y.into_tensor_arg(),
+                g.into_tensor_arg(),
+                to_z.clone().into_tensor_arg(),
+                to_bias.clone().into_tensor_arg(),
+                REDUCE_UNITS as usize,
+                dtype,
+            );
+        }
+        (to_z, to_bias)
     }
 
     fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {

@@ -99,6 +99,23 @@ pub(crate) fn affine_pair(
     }
 }
 
+/// A gate `σ(x₁ W₁ + x₂ W₂ + b)` (shapes as in [`affine_pair`]); one graph node under autodiff.
+pub(crate) fn gate(
+    x1: Tensor<2>,
+    w1: Tensor<2>,
+    x2: Tensor<2>,
+    w2: Tensor<2>,
+    b: Tensor<1>,
+) -> Tensor<2> {
+    Tensor::from_dispatch(Dispatch::gate(
+        x1.into_dispatch(),
+        w1.into_dispatch(),
+        x2.into_dispatch(),
+        w2.into_dispatch(),
+        b.into_dispatch(),
+    ))
+}
+
 /// The logistic sigmoid `1 / (1 + e^(−z))`, in the tensor's own precision; one graph node under
 /// autodiff.
 pub(crate) fn logistic<const D: usize>(z: Tensor<D>) -> Tensor<D> {

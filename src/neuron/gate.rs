@@ -117,10 +117,16 @@ impl Gate {
     ///
     /// As [`forward`](Self::forward).
     pub fn activate(&self, drive: Tensor<2>, state: Tensor<2>) -> Tensor<2> {
-        let pre = self.forward(drive, state);
-        match &self.slope {
-            Some(slope) => sigmoid(pre * slope.val().unsqueeze::<2>()),
-            None => sigmoid(pre),
+        match (&self.slope, &self.bias) {
+            (None, Some(bias)) => crate::kernels::gate(
+                drive,
+                self.drive_weight.val(),
+                state,
+                self.state_weight.val(),
+                bias.val(),
+            ),
+            (Some(slope), _) => sigmoid(self.forward(drive, state) * slope.val().unsqueeze::<2>()),
+            (None, None) => sigmoid(self.forward(drive, state)),
         }
     }
 }
