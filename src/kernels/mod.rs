@@ -1,11 +1,14 @@
 //! The crate's kernels: the spiking cell's operations and the per-parameter updates, each
 //! written once per backend and chosen by the backend a tensor lives on.
 //!
-//! Two backend-extension traits hold them:
+//! Three backend-extension traits hold them:
 //!
-//! - [`cell::CellOps`]: the cell's differentiable operations (affine maps, the logistic, the
-//!   blend `a + w (b − a)`, the spike with its surrogate slope) and the products and
-//!   element-wise derivatives of their hand-written backward passes (`cell_autodiff`).
+//! - [`cell::CellOps`]: the cell's differentiable operations (affine maps, the gate, the logistic,
+//!   the blend `a + w (b − a)`, the threshold gap, the hard reset, the spike with its surrogate
+//!   slope) and the products and element-wise derivatives of their hand-written backward passes
+//!   (`cell_autodiff`).
+//! - [`loss::LossOps`]: the cross-entropy as one node on the backends with kernels for it (wgpu),
+//!   burn's composition elsewhere.
 //! - [`update::UpdateOps`]: the work outside the autodiff graph: FPTT's regularised gradient and
 //!   its sum of squares, the Adamax step, FPTT's after-step update of `λ` and `W̄`, and the
 //!   multi-Gaussian surrogate's slope.
@@ -14,13 +17,13 @@
 //! implementation is tested against, and they define the order of the floating-point
 //! operations. Each backend overrides what it runs better:
 //!
-//! | backend | cell operations | updates |
-//! | --- | --- | --- |
-//! | ndarray | loops and strided GEMMs (`cell_ndarray`) | one loop each over the f32 storage (`host`, `loops`) |
-//! | flex | the default bodies | one loop each over the f32 storage (`host`, `loops`) |
-//! | wgpu | one CubeCL kernel per element-wise operation (`cube`) | one CubeCL kernel each (`cube`) |
-//! | wgpu with `fusion` | the default bodies, which burn fuses | the default bodies, which burn fuses |
-//! | autodiff over any of them | one graph node each (`cell_autodiff`) | the inner backend's |
+//! | backend | cell operations | updates | cross-entropy |
+//! | --- | --- | --- | --- |
+//! | ndarray | loops and strided GEMMs (`cell_ndarray`) | one loop each over the f32 storage (`host`, `loops`) | burn's composition |
+//! | flex | the default bodies | one loop each over the f32 storage (`host`, `loops`) | burn's composition |
+//! | wgpu | one CubeCL kernel per element-wise operation (`cube`) | one CubeCL kernel each (`cube`) | two kernels (`cube_loss`) |
+//! | wgpu with `fusion` | the default bodies, which burn fuses | the default bodies, which burn fuses | burn's composition, fused |
+//! | autodiff over any of them | one graph node each (`cell_autodiff`) | the inner backend's | one node where the backend has the kernels (`loss`) |
 //!
 //! The wrappers below take [`Tensor`]s and hand them to burn's `Dispatch`, which routes each call
 //! to the backend of its tensors: no caller checks devices.
