@@ -56,6 +56,13 @@ pub(crate) struct Threshold {
     Fusion: cfg(feature = "fusion")
 )]
 pub(crate) trait CellOps: Backend {
+    /// Whether autodiff records [`Self::hard_reset`] as one node on this backend. The node's
+    /// gradients are the composition's, but one node where there were two reorders the sums of a
+    /// spike's several gradients in BPTT and chunked FPTT (the reset, the next step's recurrent
+    /// drive and blend, the readout), which moves the last bits of a run; so the CPU backends
+    /// keep burn's two nodes and their values, and wgpu, which promises no bits, takes the one.
+    const FUSED_HARD_RESET: bool = false;
+
     /// `x W + b`.
     #[fusion(default)]
     fn affine(

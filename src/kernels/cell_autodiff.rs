@@ -526,6 +526,9 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
     }
 
     fn hard_reset(pre: FloatTensor<Self>, spikes: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !B::FUSED_HARD_RESET {
+            return super::cell::reference::hard_reset::<Self>(pre, spikes);
+        }
         match HardResetBackward
             .prepare::<C>([pre.node(), spikes.node()])
             .compute_bound()

@@ -578,6 +578,8 @@ fn launch_elementwise<const N: usize, const M: usize>(
 }
 
 impl CellOps for CubeBackend {
+    const FUSED_HARD_RESET: bool = true;
+
     fn affine_pair(
         x1: FloatTensor<Self>,
         w1: FloatTensor<Self>,

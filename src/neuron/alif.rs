@@ -8,8 +8,8 @@ use burn::tensor::{Device, Tensor};
 
 use super::cell::SpikingCell;
 use super::common::{
-    AdaptiveState, InitialMembrane, ResetMode, add_recurrent, decay, fire_above_threshold,
-    projections, reset, time_constants,
+    AdaptiveState, Firing, InitialMembrane, ResetMode, add_recurrent, decay, fire_and_reset,
+    projections, time_constants,
 };
 use crate::error::{ConfigError, check};
 use crate::kernels::Threshold;
@@ -280,17 +280,16 @@ pub fn alif_step(
     let adaptation =
         state.spikes.clone() + params.adaptation_decay.clone() * (state.adaptation - state.spikes);
     let pre = current.clone() + params.membrane_decay.clone() * (state.membrane - current);
-    let (beta, base) = (params.adaptation, params.base_threshold);
-    let spikes = fire_above_threshold(
-        pre.clone(),
-        adaptation.clone(),
-        Threshold { beta, base },
-        &params.surrogate,
-        params.smooth_spikes,
-    );
-    let membrane = reset(params.reset, pre, spikes.clone(), || {
-        adaptation.clone() * beta + base
-    });
+    let firing = Firing {
+        threshold: Threshold {
+            beta: params.adaptation,
+            base: params.base_threshold,
+        },
+        reset: params.reset,
+        surrogate: &params.surrogate,
+        smooth: params.smooth_spikes,
+    };
+    let (spikes, membrane) = fire_and_reset(pre, adaptation.clone(), firing);
     (
         spikes.clone(),
         AdaptiveState {

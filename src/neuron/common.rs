@@ -100,20 +100,45 @@ pub(crate) fn fire(v: Tensor<2>, surrogate: &Surrogate, smooth: bool) -> Tensor<
     }
 }
 
-/// Fires the membrane `pre` against the adaptive threshold `b₀ + β b` of the adaptation `b`:
-/// `fire(pre − (b₀ + β b))`, with the multi-Gaussian's gap, slope and spike in one graph node.
-pub(crate) fn fire_above_threshold(
+/// How an adaptive layer (LTC, ALIF) fires and resets.
+pub(crate) struct Firing<'a> {
+    pub(crate) threshold: Threshold,
+    pub(crate) reset: ResetMode,
+    pub(crate) surrogate: &'a Surrogate,
+    pub(crate) smooth: bool,
+}
+
+/// Fires the membrane `pre` against the adaptive threshold `θ = b₀ + β b` of the adaptation `b`
+/// and resets it: the spikes `fire(pre − θ)` and the membrane after the reset.
+///
+/// With a hard reset the gap, the surrogate's slope and the spike are one graph node (for the
+/// multi-Gaussian) and the reset another. A soft reset subtracts `θ`, which the spike and the
+/// reset then share as one tensor, as before these nodes (so that its gradient is summed once).
+pub(crate) fn fire_and_reset(
     pre: Tensor<2>,
     adaptation: Tensor<2>,
-    threshold: Threshold,
-    surrogate: &Surrogate,
-    smooth: bool,
-) -> Tensor<2> {
-    if smooth {
-        let gap = threshold_gap(pre, adaptation, threshold.beta, threshold.base);
-        return smooth_spike(gap, surrogate);
+    firing: Firing<'_>,
+) -> (Tensor<2>, Tensor<2>) {
+    let Firing {
+        threshold,
+        reset,
+        surrogate,
+        smooth,
+    } = firing;
+    if reset == ResetMode::Soft {
+        let theta = adaptation * threshold.beta + threshold.base;
+        let spikes = fire(pre.clone() - theta.clone(), surrogate, smooth);
+        let membrane = pre - spikes.clone() * theta;
+        return (spikes, membrane);
     }
-    spike_above_threshold(pre, adaptation, threshold, surrogate)
+    let spikes = if smooth {
+        let gap = threshold_gap(pre.clone(), adaptation, threshold.beta, threshold.base);
+        smooth_spike(gap, surrogate)
+    } else {
+        spike_above_threshold(pre.clone(), adaptation, threshold, surrogate)
+    };
+    let membrane = hard_reset(pre, spikes.clone());
+    (spikes, membrane)
 }
 
 /// A Linear layer with the given weight initializer and a zero bias (or none).

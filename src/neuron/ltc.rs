@@ -7,7 +7,7 @@ use burn::nn::{Initializer, Linear};
 use burn::tensor::{Device, Tensor};
 
 use super::cell::SpikingCell;
-use super::common::{InitialMembrane, ResetMode, fire_above_threshold, linear, linear_step, reset};
+use super::common::{Firing, InitialMembrane, ResetMode, fire_and_reset, linear, linear_step};
 use super::gate::Gate;
 use crate::error::{ConfigError, check};
 use crate::norm::{StepBatchNorm, StepBatchNormConfig};
@@ -320,18 +320,16 @@ impl SpikingCell for Ltc {
         let adaptation = blend(spikes, adaptation, retention);
         // (1 - a) u + a I, written as u + a (I - u).
         let pre = blend(membrane, current, rate);
-        let (beta, base) = (self.adaptation, self.base_threshold);
-        let threshold = Threshold { beta, base };
-        let spikes = fire_above_threshold(
-            pre.clone(),
-            adaptation.clone(),
-            threshold,
-            &self.surrogate,
-            self.smooth_spikes,
-        );
-        let membrane = reset(self.reset, pre, spikes.clone(), || {
-            adaptation.clone() * beta + base
-        });
+        let firing = Firing {
+            threshold: Threshold {
+                beta: self.adaptation,
+                base: self.base_threshold,
+            },
+            reset: self.reset,
+            surrogate: &self.surrogate,
+            smooth: self.smooth_spikes,
+        };
+        let (spikes, membrane) = fire_and_reset(pre, adaptation.clone(), firing);
         (
             spikes.clone(),
             LtcState {
