@@ -2,10 +2,10 @@
 //!
 //! Written with tensor operations, `−mean(log_softmax(s)[y])` is ten kernels forward (a maximum, a
 //! sum and a mean reduction, exponential, logarithm, two subtractions, the gather, the negation)
-//! and about as many backward (the gather's scatter into zeros, the broadcast sums, ...). On wgpu
-//! an FPTT step runs it once per time step, so it was about a sixth of the step's launches. A
-//! backend with kernels for it sets [`LossOps::FUSED_CROSS_ENTROPY`]; autodiff then records the
-//! loss as one node whose backward pass is `g (softmax(s) − onehot(y)) / batch`, one more kernel.
+//! and fourteen backward (the gather's scatter into zeros, the broadcast sums, fills, ...). On
+//! wgpu an FPTT step runs it once per time step: 24 of its 112 launches (BENCHMARKS.md). A backend
+//! with kernels for it sets [`LossOps::FUSED_CROSS_ENTROPY`]; autodiff then records the loss as one
+//! node whose backward pass is `g w (softmax(s) − onehot(y)) / batch`, one more kernel.
 //!
 //! The CPU backends keep burn's composition under autodiff, node for node: its gradient is the one
 //! every figure of RESULTS.md was computed with, and on a `[batch, classes]` tensor of a few
