@@ -214,17 +214,23 @@ fn normal_cdf<const D: usize>(v: Tensor<D>, mean: f64, sd: f64) -> Tensor<D> {
 /// tensor forms.
 fn slope<const D: usize>(v: &Tensor<D>, surrogate: &Surrogate) -> Tensor<D> {
     let constant = v.clone().detach();
-    if let Surrogate::MultiGaussian {
-        lens,
-        scale,
-        height,
-        gamma,
-    } = *surrogate
-    {
-        let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
+    if let Some(terms) = multi_gaussian_terms(surrogate) {
         return crate::kernels::multi_gaussian(constant, &terms);
     }
     surrogate.derivative(constant).detach()
+}
+
+/// The constants of the multi-Gaussian's one-pass kernels, for that surrogate only.
+fn multi_gaussian_terms(surrogate: &Surrogate) -> Option<MultiGaussianTerms> {
+    match *surrogate {
+        Surrogate::MultiGaussian {
+            lens,
+            scale,
+            height,
+            gamma,
+        } => Some(MultiGaussianTerms::new(lens, scale, height, gamma)),
+        _ => None,
+    }
 }
 
 /// Emits spikes: exactly `1.0` where `v > 0` and `0.0` elsewhere, with `surrogate`'s `g(v)` as
@@ -260,14 +266,7 @@ pub(crate) fn spike_above_threshold<const D: usize>(
     threshold: Threshold,
     surrogate: &Surrogate,
 ) -> Tensor<D> {
-    if let Surrogate::MultiGaussian {
-        lens,
-        scale,
-        height,
-        gamma,
-    } = *surrogate
-    {
-        let terms = MultiGaussianTerms::new(lens, scale, height, gamma);
+    if let Some(terms) = multi_gaussian_terms(surrogate) {
         return crate::kernels::fire_multi_gaussian(pre, adaptation, threshold, &terms);
     }
     let gap = crate::kernels::threshold_gap(pre, adaptation, threshold.beta, threshold.base);
