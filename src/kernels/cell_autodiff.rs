@@ -47,6 +47,58 @@ fn product_gradients<B: CellOps>(
     }
 }
 
+/// Registers the gradients of `x₁ W₁ + x₂ W₂ + b` whose output gradient is `g`: the products' of
+/// the operands `kept` (each kept when its partner is tracked), then the bias's, `bias()`, when
+/// the bias is tracked.
+fn pair_gradients<B: CellOps>(
+    grads: &mut Gradients,
+    checkpointer: &mut Checkpointer,
+    kept: [Option<NodeId>; 4],
+    parents: [Option<NodeId>; 5],
+    g: &FloatTensor<B>,
+    bias: impl FnOnce() -> FloatTensor<B>,
+) {
+    let [x1, w1, x2, w2] = kept.map(|id| retrieve::<B>(checkpointer, id));
+    let [x1_node, w1_node, x2_node, w2_node, b_node] = parents;
+    product_gradients::<B>(grads, [x1_node, w1_node], [x1, w1], g);
+    product_gradients::<B>(grads, [x2_node, w2_node], [x2, w2], g);
+    if let Some(id) = b_node {
+        grads.register::<B>(id, bias());
+    }
+}
+
+/// Records `forward` of the operands `x₁, W₁, x₂, W₂, b` as one node of `backward`, keeping each
+/// of the first four whose partner is tracked; `state` makes the node's state from those and the
+/// output.
+fn record_pair<B, C, N>(
+    backward: N,
+    operands: [FloatTensor<Autodiff<B, C>>; 5],
+    forward: impl FnOnce([FloatTensor<B>; 5]) -> FloatTensor<B>,
+    state: impl FnOnce([Option<NodeId>; 4], &FloatTensor<B>) -> N::State,
+) -> FloatTensor<Autodiff<B, C>>
+where
+    B: CellOps,
+    C: CheckpointStrategy,
+    N: Backward<B, 5>,
+{
+    let tracked = [0, 1, 2, 3].map(|i| operands[i].is_tracked());
+    let nodes = operands.each_ref().map(|operand| operand.node());
+    match backward.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(mut prep) => {
+            // An operand is kept when its partner (x with W, W with x) is tracked.
+            let kept = [1, 0, 3, 2].map(|partner| {
+                let own = partner ^ 1;
+                tracked[partner].then(|| prep.checkpoint(&operands[own]))
+            });
+            let out = forward(operands.map(|operand| operand.into_primitive()));
+            prep.finish(state(kept, &out), out)
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(forward(operands.map(|operand| operand.into_primitive())))
+        }
+    }
+}
+
 #[derive(Debug)]
 struct AffineBackward;
 
@@ -111,23 +163,11 @@ impl<B: CellOps> Backward<B, 5> for AffinePairBackward {
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let [x1, w1, x2, w2] = ops.state;
-        let first = [
-            retrieve::<B>(checkpointer, x1),
-            retrieve::<B>(checkpointer, w1),
-        ];
-        let second = [
-            retrieve::<B>(checkpointer, x2),
-            retrieve::<B>(checkpointer, w2),
-        ];
         let g = grads.consume::<B>(&ops.node);
-        let [x1_node, w1_node, x2_node, w2_node, b_node] =
-            ops.parents.map(|node| node.map(|node| node.id));
-        product_gradients::<B>(grads, [x1_node, w1_node], first, &g);
-        product_gradients::<B>(grads, [x2_node, w2_node], second, &g);
-        if let Some(id) = b_node {
-            grads.register::<B>(id, bias_gradient::<B>(g));
-        }
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
+        pair_gradients::<B>(grads, checkpointer, ops.state, parents, &g, || {
+            bias_gradient::<B>(g.clone())
+        });
     }
 }
 
@@ -144,24 +184,11 @@ impl<B: CellOps> Backward<B, 5> for GateBackward {
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let ([x1, w1, x2, w2], y) = ops.state;
-        let first = [
-            retrieve::<B>(checkpointer, x1),
-            retrieve::<B>(checkpointer, w1),
-        ];
-        let second = [
-            retrieve::<B>(checkpointer, x2),
-            retrieve::<B>(checkpointer, w2),
-        ];
+        let (kept, y) = ops.state;
         let g = grads.consume::<B>(&ops.node);
         let (to_z, to_bias) = B::gate_gradients(y, g);
-        let [x1_node, w1_node, x2_node, w2_node, b_node] =
-            ops.parents.map(|node| node.map(|node| node.id));
-        product_gradients::<B>(grads, [x1_node, w1_node], first, &to_z);
-        product_gradients::<B>(grads, [x2_node, w2_node], second, &to_z);
-        if let Some(id) = b_node {
-            grads.register::<B>(id, to_bias);
-        }
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
+        pair_gradients::<B>(grads, checkpointer, kept, parents, &to_z, || to_bias);
     }
 }
 
@@ -357,42 +384,12 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
         w2: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let tracked = [
-            x1.is_tracked(),
-            w1.is_tracked(),
-            x2.is_tracked(),
-            w2.is_tracked(),
-        ];
-        let nodes = [x1.node(), w1.node(), x2.node(), w2.node(), b.node()];
-        let forward = |x1: FloatTensor<Self>,
-                       w1: FloatTensor<Self>,
-                       x2: FloatTensor<Self>,
-                       w2: FloatTensor<Self>,
-                       b: FloatTensor<Self>| {
-            B::affine_pair(
-                x1.into_primitive(),
-                w1.into_primitive(),
-                x2.into_primitive(),
-                w2.into_primitive(),
-                b.into_primitive(),
-            )
-        };
-        match AffinePairBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let kept = [
-                    tracked[1].then(|| prep.checkpoint(&x1)),
-                    tracked[0].then(|| prep.checkpoint(&w1)),
-                    tracked[3].then(|| prep.checkpoint(&x2)),
-                    tracked[2].then(|| prep.checkpoint(&w2)),
-                ];
-                prep.finish(kept, forward(x1, w1, x2, w2, b))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(x1, w1, x2, w2, b)),
-        }
+        record_pair::<B, C, _>(
+            AffinePairBackward,
+            [x1, w1, x2, w2, b],
+            |[x1, w1, x2, w2, b]| B::affine_pair(x1, w1, x2, w2, b),
+            |kept, _| kept,
+        )
     }
 
     fn gate(
@@ -402,39 +399,12 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
         w2: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let tracked = [
-            x1.is_tracked(),
-            w1.is_tracked(),
-            x2.is_tracked(),
-            w2.is_tracked(),
-        ];
-        let nodes = [x1.node(), w1.node(), x2.node(), w2.node(), b.node()];
-        let forward = |x1: FloatTensor<Self>,
-                       w1: FloatTensor<Self>,
-                       x2: FloatTensor<Self>,
-                       w2: FloatTensor<Self>,
-                       b: FloatTensor<Self>| {
-            B::gate(
-                x1.into_primitive(),
-                w1.into_primitive(),
-                x2.into_primitive(),
-                w2.into_primitive(),
-                b.into_primitive(),
-            )
-        };
-        match GateBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let kept = [
-                    tracked[1].then(|| prep.checkpoint(&x1)),
-                    tracked[0].then(|| prep.checkpoint(&w1)),
-                    tracked[3].then(|| prep.checkpoint(&x2)),
-                    tracked[2].then(|| prep.checkpoint(&w2)),
-                ];
-                let y = forward(x1, w1, x2, w2, b);
-                prep.finish((kept, y.clone()), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(x1, w1, x2, w2, b)),
-        }
+        record_pair::<B, C, _>(
+            GateBackward,
+            [x1, w1, x2, w2, b],
+            |[x1, w1, x2, w2, b]| B::gate(x1, w1, x2, w2, b),
+            |kept, y| (kept, y.clone()),
+        )
     }
 
     fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {
