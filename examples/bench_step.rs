@@ -22,6 +22,15 @@ enum Mode {
     Bptt,
 }
 
+/// How Adamax steps the parameters.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+enum Optimizer {
+    /// burn's `ModuleOptimizer`: one kernel per parameter tensor on wgpu.
+    PerParameter,
+    /// `MultiTensorAdamax`: all parameters in one kernel (as the adapter's bindings allow).
+    MultiTensor,
+}
+
 #[derive(Parser, Debug)]
 struct Args {
     /// FPTT: one update per step; BPTT: one update per sequence of `--steps` steps.
@@ -40,6 +49,9 @@ struct Args {
     threads: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Adamax one parameter at a time or all at once (the same values on the CPU backends).
+    #[arg(long, value_enum, default_value = "multi-tensor")]
+    optimizer: Optimizer,
     /// On wgpu: also list the launches of the timed steps by kernel name (the top N).
     #[arg(long, default_value_t = 0)]
     kernels: usize,
@@ -69,15 +81,33 @@ fn main() {
         Mode::Fptt => Method::Fptt(FpttConfig::new()),
         Mode::Bptt => Method::Bptt(BpttConfig::new()),
     };
-    let mut learner = SequenceLearner::new(model, AdamaxConfig::new().init(), 3e-3, method)
-        .expect("valid config");
+    match args.optimizer {
+        Optimizer::PerParameter => {
+            run(&args, &device, model, method, || AdamaxConfig::new().init())
+        }
+        Optimizer::MultiTensor => run(&args, &device, model, method, || {
+            AdamaxConfig::new().init_multi_tensor()
+        }),
+    }
+}
+
+/// The warm-up and the timed run with the optimizers that `optimizer` builds; prints the JSON
+/// line.
+fn run<O: ModelOptimizer>(
+    args: &Args,
+    device: &Device,
+    model: SpikingClassifier,
+    method: Method,
+    optimizer: impl Fn() -> O,
+) {
+    let mut learner = SequenceLearner::new(model, optimizer(), 3e-3, method).expect("valid config");
     let labels: Vec<i64> = (0..args.batch as i64).map(|i| i % 10).collect();
-    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [args.batch]), &device);
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [args.batch]), device);
     let sequence = |steps: usize| {
         Tensor::<3>::random(
             [args.batch, steps, 1],
             Distribution::Uniform(0.0, 1.0),
-            &device,
+            device,
         )
     };
     // Warm-up: 20 steps, as the reference script.
@@ -97,13 +127,13 @@ fn main() {
         }
         // FPTT learns online: each step's input arrives when it is needed, so that memory
         // reflects the algorithm, not a T-long input buffer.
-        Mode::Fptt => stream_fptt(learner.into_model(), &device, &y, args.steps),
+        Mode::Fptt => stream_fptt(learner.into_model(), device, &y, args.steps, optimizer()),
     };
     device.sync().expect("device sync");
     let seconds = started.elapsed().as_secs_f64();
     let per_step = seconds / args.steps as f64;
     let (launches_per_step, by_kernel) = launches.read(args.steps, args.kernels);
-    let adapter = burn_fptt::adapter(&device);
+    let adapter = burn_fptt::adapter(device);
     let out = serde_json::json!({
         "impl": "burn-fptt",
         "mode": format!("{:?}", args.mode).to_lowercase(),
@@ -120,6 +150,7 @@ fn main() {
         "launches_per_step": launches_per_step,
         "launches_by_kernel": by_kernel,
         "peak_rss_mib": burn_fptt::memory::peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
+        "optimizer": format!("{:?}", args.optimizer),
         "threads": args.threads,
         "seed": args.seed,
         "commit": env!("BURN_FPTT_COMMIT"),
@@ -167,9 +198,9 @@ fn stream_fptt(
     device: &Device,
     y: &Tensor<1, Int>,
     steps: usize,
+    mut optim: impl ModelOptimizer,
 ) -> usize {
     let mut fptt = Fptt::new(FpttConfig::new(), &model).expect("valid config");
-    let mut optim = AdamaxConfig::new().init();
     let batch = y.dims()[0];
     let mut state = model.init_state(batch, device);
     for t in 0..steps {

@@ -146,7 +146,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         train.features(),
         args.hidden
     );
-    let optimizer = AdamaxConfig::new().init();
+    let optimizer = AdamaxConfig::new().init_multi_tensor();
     let updates_per_epoch = train.len().div_ceil(args.batch)
         * train
             .length()

@@ -136,7 +136,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         args.layers,
         args.hidden
     );
-    let mut learner = SequenceLearner::new(model, AdamaxConfig::new().init(), args.lr, method)?;
+    let mut learner = SequenceLearner::new(
+        model,
+        AdamaxConfig::new().init_multi_tensor(),
+        args.lr,
+        method,
+    )?;
     let reports = fit_with(
         &mut learner,
         &train,

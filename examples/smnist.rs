@@ -189,7 +189,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         args.hidden,
         args.batch
     );
-    let mut learner = SequenceLearner::new(model, AdamaxConfig::new().init(), args.lr, method)?;
+    let mut learner = SequenceLearner::new(
+        model,
+        AdamaxConfig::new().init_multi_tensor(),
+        args.lr,
+        method,
+    )?;
     let reports = fit_with(
         &mut learner,
         &train,

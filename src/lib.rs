@@ -46,6 +46,7 @@ pub mod neuron;
 pub mod nir;
 pub mod norm;
 pub mod optim;
+mod params;
 pub mod rule;
 pub mod step;
 pub mod surrogate;
@@ -224,7 +225,7 @@ pub mod prelude {
         ResetMode, SpikingCell,
     };
     pub use crate::norm::{StepBatchNorm, StepBatchNormConfig};
-    pub use crate::optim::{Adamax, AdamaxConfig};
+    pub use crate::optim::{Adamax, AdamaxConfig, ModelOptimizer, MultiTensorAdamax};
     pub use crate::rule::{
         BpttConfig, BpttRule, FpttRule, LearningRule, Method, MethodRule, RuleConfig,
     };

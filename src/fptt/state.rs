@@ -4,15 +4,18 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use burn::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
 use burn::store::RecordError;
 use burn::tensor::Tensor;
 
 use super::config::{FpttConfig, LambdaCorrection};
 use crate::error::ConfigError;
 use crate::kernels;
-use crate::optim::{Factor, clip_by_squared_norm, clip_factor, register_flat, scale};
+use crate::optim::{
+    Factor, ModelOptimizer, clip_by_squared_norm, clip_factor, register_flat, scale,
+};
+use crate::params::{Replace, all_params, flat, trainable, with_suffix};
 
 /// `W̄` and `λ` of one parameter tensor, flattened.
 #[derive(Clone, Debug)]
@@ -56,41 +59,6 @@ pub struct Fptt {
     params: HashMap<ParamId, Averages>,
 }
 
-fn flat<const D: usize>(tensor: Tensor<D>) -> Tensor<1> {
-    let n = tensor.shape().num_elements();
-    tensor.reshape([n])
-}
-
-/// Collects the trainable parameters, flattened, without autodiff.
-#[derive(Default)]
-struct Collect {
-    values: HashMap<ParamId, Tensor<1>>,
-    all: bool,
-}
-
-impl ModuleVisitor for Collect {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if self.all || param.is_require_grad() {
-            self.values.insert(param.id, flat(param.val().inner()));
-        }
-    }
-}
-
-fn trainable<M: Module>(model: &M) -> HashMap<ParamId, Tensor<1>> {
-    let mut collect = Collect::default();
-    model.visit(&mut collect);
-    collect.values
-}
-
-fn all_params<M: Module>(model: &M) -> HashMap<ParamId, Tensor<1>> {
-    let mut collect = Collect {
-        all: true,
-        ..Default::default()
-    };
-    model.visit(&mut collect);
-    collect.values
-}
-
 /// The inputs of the regularised gradients, in the model's order of parameters.
 #[derive(Default)]
 struct RegulariserInputs {
@@ -122,35 +90,6 @@ impl ModuleVisitor for Regularise<'_> {
         inputs.weights.push(flat(param.val().inner()));
         inputs.running_means.push(averages.running_mean.clone());
         inputs.multipliers.push(averages.multiplier.clone());
-    }
-}
-
-/// Replaces each tracked parameter's value, keeping its id and autodiff settings.
-struct Replace<'a> {
-    values: &'a HashMap<ParamId, Tensor<1>>,
-}
-
-impl ModuleMapper for Replace<'_> {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let Some(value) = self.values.get(&param.id) else {
-            return param;
-        };
-        let value = value.clone();
-        param.map(|tensor| {
-            let dims = tensor.dims();
-            let require_grad = tensor.is_require_grad();
-            let replaced = value.reshape(dims).to_device(&tensor.device());
-            let replaced = if tensor.is_autodiff() {
-                replaced.autodiff()
-            } else {
-                replaced
-            };
-            if require_grad {
-                replaced.require_grad()
-            } else {
-                replaced
-            }
-        })
     }
 }
 
@@ -333,12 +272,12 @@ impl Fptt {
         &mut self,
         model: M,
         loss: Tensor<1>,
-        optimizer: &mut ModuleOptimizer,
+        optimizer: &mut impl ModelOptimizer,
         lr: impl Into<ModuleLearningRate>,
     ) -> M {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let grads = self.regularise(&model, grads);
-        let model = optimizer.step(lr, model, grads);
+        let model = optimizer.step(lr.into(), model, grads);
         self.after_step(&model);
         model
     }
@@ -422,14 +361,4 @@ impl Fptt {
             .map(|(id, a)| ((*id, a.running_mean.clone()), (*id, a.multiplier.clone())))
             .unzip()
     }
-}
-
-fn with_suffix(stem: &Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = stem
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(suffix);
-    name.push(".bpk");
-    stem.with_file_name(name)
 }

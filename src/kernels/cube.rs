@@ -432,17 +432,46 @@ fn adamax_kernel<F: Float>(
         terminate!();
     }
     let g = grad[ABSOLUTE_POS];
-    let bound = F::abs(g) + F::cast_from(epsilon);
-    let kept = g * F::cast_from(keep_grad);
-    let mut m = kept;
-    let mut u = bound;
+    let mut m = F::new(0.0);
+    let mut u = F::new(0.0);
     if first == 0 {
-        m = moment[ABSOLUTE_POS] * F::cast_from(beta_1) + kept;
-        u = F::max(infinity_norm[ABSOLUTE_POS] * F::cast_from(beta_2), bound);
+        m = moment[ABSOLUTE_POS];
+        u = infinity_norm[ABSOLUTE_POS];
     }
+    m = adamax_moment::<F>(g, m, first, F::cast_from(beta_1), F::cast_from(keep_grad));
+    u = adamax_norm::<F>(g, u, first, F::cast_from(beta_2), F::cast_from(epsilon));
     moment_out[ABSOLUTE_POS] = m;
     infinity_norm_out[ABSOLUTE_POS] = u;
-    weight_out[ABSOLUTE_POS] = weight[ABSOLUTE_POS] - (m / u) * F::cast_from(step_size);
+    weight_out[ABSOLUTE_POS] =
+        adamax_weight::<F>(weight[ABSOLUTE_POS], m, u, F::cast_from(step_size));
+}
+
+/// Adamax's first moment `β1 m + (1 − β1) g`, or `(1 − β1) g` at the `first` step.
+#[cube]
+pub(super) fn adamax_moment<F: Float>(g: F, previous: F, first: u32, beta_1: F, keep_grad: F) -> F {
+    let kept = g * keep_grad;
+    let mut m = kept;
+    if first == 0 {
+        m = previous * beta_1 + kept;
+    }
+    m
+}
+
+/// Adamax's infinity norm `max(β2 u, |g| + ε)`, or `|g| + ε` at the `first` step.
+#[cube]
+pub(super) fn adamax_norm<F: Float>(g: F, previous: F, first: u32, beta_2: F, epsilon: F) -> F {
+    let bound = F::abs(g) + epsilon;
+    let mut u = bound;
+    if first == 0 {
+        u = F::max(previous * beta_2, bound);
+    }
+    u
+}
+
+/// Adamax's new weight `W − (m / u) · step_size`.
+#[cube]
+pub(super) fn adamax_weight<F: Float>(w: F, m: F, u: F, step_size: F) -> F {
+    w - (m / u) * step_size
 }
 
 /// FPTT's after-step update (see `super::loops::after_step`, whose order it follows).

@@ -16,10 +16,10 @@ use cubecl::prelude::*;
 use cubecl::{CubeCount, CubeDim};
 
 use super::cube::{
-    REDUCE_UNITS, clip_factor, elementwise, empty_like, empty_shaped, moved_mean, regularised,
-    sum_over_cube, updated_multiplier,
+    REDUCE_UNITS, adamax_moment, adamax_norm, adamax_weight, clip_factor, elementwise, empty_like,
+    empty_shaped, moved_mean, regularised, sum_over_cube, updated_multiplier,
 };
-use super::update::{RegulariserTerms, check_lists};
+use super::update::{AdamaxScalars, RegulariserTerms, check_lists};
 
 /// `cube::regularised_gradient_kernel` over a sequence of parameters in one cube: each parameter's
 /// squares summed as there, then added to the running total in the sequence's order (starting
@@ -138,6 +138,53 @@ fn clip_scales_kernel<F: Float>(
         let out = &mut outs[p];
         if ABSOLUTE_POS < out.len() {
             out[ABSOLUTE_POS] = grads[p][ABSOLUTE_POS] * factor;
+        }
+    }
+}
+
+/// `cube::adamax_kernel` over a sequence of parameters, the moments and infinity norms updated in
+/// place: unit `i` steps element `i` of each parameter that has one.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn adamax_steps_kernel<F: Float>(
+    grads: &Sequence<OwnedTensor<F>>,
+    weights: &Sequence<OwnedTensor<F>>,
+    weights_out: &mut Sequence<OwnedTensor<F>>,
+    moments: &mut Sequence<OwnedTensor<F>>,
+    infinity_norms: &mut Sequence<OwnedTensor<F>>,
+    first: u32,
+    beta_1: f32,
+    keep_grad: f32,
+    beta_2: f32,
+    epsilon: f32,
+    step_size: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    #[unroll]
+    for p in 0..grads.len() {
+        let weight_out = &mut weights_out[p];
+        if ABSOLUTE_POS < weight_out.len() {
+            let g = grads[p][ABSOLUTE_POS];
+            let moment = &mut moments[p];
+            let m = adamax_moment::<F>(
+                g,
+                moment[ABSOLUTE_POS],
+                first,
+                F::cast_from(beta_1),
+                F::cast_from(keep_grad),
+            );
+            moment[ABSOLUTE_POS] = m;
+            let infinity_norm = &mut infinity_norms[p];
+            let u = adamax_norm::<F>(
+                g,
+                infinity_norm[ABSOLUTE_POS],
+                first,
+                F::cast_from(beta_2),
+                F::cast_from(epsilon),
+            );
+            infinity_norm[ABSOLUTE_POS] = u;
+            weight_out[ABSOLUTE_POS] =
+                adamax_weight::<F>(weights[p][ABSOLUTE_POS], m, u, F::cast_from(step_size));
         }
     }
 }
@@ -293,4 +340,66 @@ pub(super) fn clip_scales(
         );
     }
     outs
+}
+
+/// `UpdateOps::adamax_step` of a list of parameters with one step's scalars (see
+/// [`adamax_steps_kernel`]): five bindings a parameter, the moments and infinity norms written in
+/// place (copied first where another handle shares them); returns the new weights, moments and
+/// infinity norms.
+pub(super) fn adamax_steps(
+    grads: Vec<CubeTensor>,
+    weights: Vec<CubeTensor>,
+    moments: Vec<CubeTensor>,
+    infinity_norms: Vec<CubeTensor>,
+    first: bool,
+    scalars: AdamaxScalars,
+) -> (Vec<CubeTensor>, Vec<CubeTensor>, Vec<CubeTensor>) {
+    check_lists(&[
+        grads.len(),
+        weights.len(),
+        moments.len(),
+        infinity_norms.len(),
+    ]);
+    let client = grads[0].client.clone();
+    let dtype = dtype_to_storage_type(grads[0].dtype);
+    let chunk = parameters_per_launch(&client, 5, 0);
+    let [grads, weights] = [grads, weights].map(contiguous);
+    let [moments, infinity_norms] = [moments, infinity_norms].map(|tensors| {
+        tensors
+            .into_iter()
+            .map(|tensor| {
+                let tensor = into_contiguous(tensor);
+                if tensor.can_mut() {
+                    tensor
+                } else {
+                    tensor.copy()
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    let weights_out: Vec<CubeTensor> = weights.iter().map(empty_like).collect();
+    for start in (0..weights.len()).step_by(chunk) {
+        let end = (start + chunk).min(weights.len());
+        let Some((count, dim)) = elementwise_over(&weights[start..end]) else {
+            continue;
+        };
+        adamax_steps_kernel::launch(
+            &client,
+            count,
+            dim,
+            sequence(grads[start..end].to_vec()),
+            sequence(weights[start..end].to_vec()),
+            sequence(weights_out[start..end].to_vec()),
+            sequence(moments[start..end].to_vec()),
+            sequence(infinity_norms[start..end].to_vec()),
+            u32::from(first),
+            scalars.beta_1 as f32,
+            (1.0 - scalars.beta_1) as f32,
+            scalars.beta_2 as f32,
+            scalars.epsilon as f32,
+            scalars.step_size as f32,
+            dtype,
+        );
+    }
+    (weights_out, moments, infinity_norms)
 }

@@ -199,6 +199,7 @@ pub(crate) fn cross_entropy(scores: Tensor<2>, targets: Tensor<1, Int>, weight: 
 }
 
 /// The first-moment and infinity-norm state of one Adamax step, flattened.
+#[derive(Clone, Debug)]
 pub(crate) struct AdamaxBuffers {
     pub(crate) weight: Tensor<1>,
     pub(crate) moment: Tensor<1>,
@@ -338,6 +339,53 @@ pub(crate) fn adamax_step(
         moment: Tensor::from_dispatch(moment),
         infinity_norm: Tensor::from_dispatch(infinity_norm),
     }
+}
+
+/// [`adamax_step`] of several parameters with one step's scalars at once (one launch on wgpu
+/// where the adapter binds five buffers a parameter, otherwise one per parameter).
+///
+/// # Panics
+///
+/// When the lists are empty or of different lengths.
+pub(crate) fn adamax_steps(
+    grads: Vec<Tensor<1>>,
+    states: Vec<AdamaxBuffers>,
+    first: bool,
+    scalars: AdamaxScalars,
+) -> Vec<AdamaxBuffers> {
+    update::check_lists(&[grads.len(), states.len()]);
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    {
+        let weights: Vec<Tensor<1>> = states.iter().map(|s| s.weight.clone()).collect();
+        let moments: Vec<Tensor<1>> = states.iter().map(|s| s.moment.clone()).collect();
+        let norms: Vec<Tensor<1>> = states.iter().map(|s| s.infinity_norm.clone()).collect();
+        if let (Some(g), Some(w), Some(m), Some(u)) = (
+            lists::cube(&grads),
+            lists::cube(&weights),
+            lists::cube(&moments),
+            lists::cube(&norms),
+        ) && [&w, &m, &u].iter().all(|list| list[0].dtype == g[0].dtype)
+        {
+            // Only the lists hold the state now, so that it is written in place.
+            drop((states, moments, norms));
+            let (w, m, u) = cube_lists::adamax_steps(g, w, m, u, first, scalars);
+            return lists::from_cube(w)
+                .into_iter()
+                .zip(lists::from_cube(m))
+                .zip(lists::from_cube(u))
+                .map(|((weight, moment), infinity_norm)| AdamaxBuffers {
+                    weight,
+                    moment,
+                    infinity_norm,
+                })
+                .collect();
+        }
+    }
+    grads
+        .iter()
+        .zip(states)
+        .map(|(grad, state)| adamax_step(grad, state, first, scalars))
+        .collect()
 }
 
 /// FPTT's post-step update `λ ← λ − α (W − W̄)`, then `W̄ ← (1 − β) W̄ + β W − (β/α) λ`, in

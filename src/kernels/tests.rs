@@ -151,6 +151,75 @@ fn every_backend_gives_the_updates_of_the_reference_bodies() {
 }
 
 #[test]
+fn adamax_over_a_list_steps_each_parameter_as_alone() {
+    for device in devices() {
+        device.seed(11);
+        // Fifteen parameters of different sizes (more than one launch takes on lavapipe's 31
+        // bindings, and one empty), the longest not a multiple of a cube.
+        let sizes = [
+            1003, 1, 7, 256, 0, 65536, 33, 512, 2, 10, 300, 64, 5, 4097, 3,
+        ];
+        for first in [true, false] {
+            let grads: Vec<Tensor<1>> = sizes.iter().map(|&n| random(n, &device)).collect();
+            let states: Vec<AdamaxBuffers> = sizes
+                .iter()
+                .map(|&n| AdamaxBuffers {
+                    weight: random(n, &device),
+                    moment: random(n, &device),
+                    infinity_norm: random(n, &device).abs(),
+                })
+                .collect();
+            let alone: Vec<AdamaxBuffers> = grads
+                .iter()
+                .zip(&states)
+                .map(|(grad, state)| adamax_step(grad, state.clone(), first, SCALARS))
+                .collect();
+            let old_weights: Vec<Vec<f32>> = states.iter().map(|s| values(&s.weight)).collect();
+            let old_moments: Vec<Vec<f32>> = states.iter().map(|s| values(&s.moment)).collect();
+            let listed = adamax_steps(grads, states.clone(), first, SCALARS);
+            assert_eq!(listed.len(), sizes.len());
+            for (i, (listed, alone)) in listed.iter().zip(&alone).enumerate() {
+                let what = |name: &str| format!("parameter {i} (first: {first}): {name}");
+                assert_matches(&listed.weight, &alone.weight, &device, &what("weight"));
+                assert_matches(&listed.moment, &alone.moment, &device, &what("moment"));
+                assert_matches(
+                    &listed.infinity_norm,
+                    &alone.infinity_norm,
+                    &device,
+                    &what("infinity norm"),
+                );
+                // The state another handle holds (`states`) is not written.
+                assert_eq!(
+                    values(&states[i].weight),
+                    old_weights[i],
+                    "{}",
+                    what("input")
+                );
+                assert_eq!(
+                    values(&states[i].moment),
+                    old_moments[i],
+                    "{}",
+                    what("input")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "lists of one length")]
+fn adamax_over_lists_of_different_lengths_panics() {
+    let device = crate::default_device();
+    let grads = vec![Tensor::<1>::zeros([2], &device); 2];
+    let state = AdamaxBuffers {
+        weight: Tensor::zeros([2], &device),
+        moment: Tensor::zeros([2], &device),
+        infinity_norm: Tensor::ones([2], &device),
+    };
+    adamax_steps(grads, vec![state], false, SCALARS);
+}
+
+#[test]
 fn the_updates_match_values_worked_by_hand() {
     for device in devices() {
         let weight = Tensor::<1>::from_data(TensorData::from([1.0f32, 0.0]), &device);

@@ -7,6 +7,7 @@ use super::driver::read_out;
 use super::{BatchStats, EpochReport, EpochStats, SequenceLearner, TrainError};
 use crate::data::SequenceSet;
 use crate::error::{ConfigError, check};
+use crate::optim::ModelOptimizer;
 use crate::rule::LearningRule;
 use crate::step::StepModel;
 use crate::task::{DefaultLoss, SequenceBatch, StepLoss};
@@ -227,8 +228,8 @@ impl<F: FnMut(&EpochReport)> FitObserver for OnEpoch<F> {
 ///
 /// An invalid config or empty data ([`TrainError::Config`]), or the first [`TrainError`] of a
 /// batch.
-pub fn fit<M, R, D>(
-    learner: &mut SequenceLearner<M, R>,
+pub fn fit<M, R, O, D>(
+    learner: &mut SequenceLearner<M, R, O>,
     train: &D,
     test: &D,
     config: &FitConfig,
@@ -237,6 +238,7 @@ pub fn fit<M, R, D>(
 where
     M: StepModel,
     R: LearningRule,
+    O: ModelOptimizer,
     D: SequenceData + ?Sized,
 {
     fit_with(learner, train, test, config, &mut OnEpoch(on_epoch))
@@ -247,8 +249,8 @@ where
 /// # Errors
 ///
 /// As [`fit`].
-pub fn fit_with<M, R, D>(
-    learner: &mut SequenceLearner<M, R>,
+pub fn fit_with<M, R, O, D>(
+    learner: &mut SequenceLearner<M, R, O>,
     train: &D,
     test: &D,
     config: &FitConfig,
@@ -257,6 +259,7 @@ pub fn fit_with<M, R, D>(
 where
     M: StepModel,
     R: LearningRule,
+    O: ModelOptimizer,
     D: SequenceData + ?Sized,
 {
     config.validate()?;

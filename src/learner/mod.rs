@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use burn::lr_scheduler::LrSchedulerRecord;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
-use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Tensor;
 
 pub(crate) use driver::Driver;
@@ -35,6 +35,7 @@ pub use stats::{BatchStats, EpochReport, EpochStats};
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::error::ConfigError;
+use crate::optim::ModelOptimizer;
 use crate::rule::{LearningRule, MethodRule, RuleConfig};
 use crate::step::StepModel;
 use crate::task::{DefaultLoss, SequenceBatch, StepLoss, Targets};
@@ -80,17 +81,23 @@ use crate::task::{DefaultLoss, SequenceBatch, StepLoss, Targets};
 /// let stats = learner.train_batch(x, y).unwrap();
 /// assert_eq!((stats.updates, stats.correct), (5, None));
 /// ```
-pub struct SequenceLearner<M: StepModel, R: LearningRule = MethodRule> {
+pub struct SequenceLearner<
+    M: StepModel,
+    R: LearningRule = MethodRule,
+    O: ModelOptimizer = ModuleOptimizer,
+> {
     model: M,
-    optimizer: ModuleOptimizer,
+    optimizer: O,
     scheduler: ModuleLrScheduler,
     driver: Driver<R>,
     checkpoints: Option<PathBuf>,
 }
 
-impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
-    /// A learner for `model` (on an autodiff device), with burn's optimizer and LR scheduler
-    /// (a plain `f64` is a constant learning rate) and the rule that `rule` builds.
+impl<M: StepModel, R: LearningRule, O: ModelOptimizer> SequenceLearner<M, R, O> {
+    /// A learner for `model` (on an autodiff device), with an optimizer (burn's
+    /// `ModuleOptimizer`, or one that steps all parameters at once such as
+    /// [`MultiTensorAdamax`](crate::optim::MultiTensorAdamax)), burn's LR scheduler (a plain
+    /// `f64` is a constant learning rate) and the rule that `rule` builds.
     ///
     /// # Errors
     ///
@@ -98,7 +105,7 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
     /// infinite or not above 0 (field `learning rate`).
     pub fn new(
         model: M,
-        optimizer: ModuleOptimizer,
+        optimizer: O,
         scheduler: impl Into<ModuleLrScheduler>,
         rule: impl RuleConfig<Rule = R>,
     ) -> Result<Self, ConfigError> {
@@ -264,7 +271,7 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
                 .save_file(partial.join("model"))
                 .map_err(record)?;
             self.optimizer
-                .save(partial.join("optimizer.bpk"))
+                .save(&self.model, &partial.join(OPTIMIZER))
                 .map_err(record)?;
             self.scheduler
                 .to_record()
@@ -286,7 +293,7 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
     /// invalid ([`CheckpointError::Config`]).
     pub fn load(
         model: M,
-        optimizer: ModuleOptimizer,
+        optimizer: O,
         scheduler: impl Into<ModuleLrScheduler>,
         rule: impl RuleConfig<Rule = R>,
         dir: &Path,
@@ -299,7 +306,8 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
         let record = |e| CheckpointError::record(&dir, e);
         let model = model.try_load_file(dir.join("model")).map_err(record)?;
         let optimizer = optimizer
-            .load_record(OptimizerRecord::load(dir.join("optimizer.bpk")).map_err(record)?);
+            .load(&model, &dir.join(OPTIMIZER))
+            .map_err(record)?;
         let scheduler = scheduler
             .into()
             .load_record(LrSchedulerRecord::load(dir.join("scheduler.bpk")).map_err(record)?);
@@ -314,6 +322,9 @@ impl<M: StepModel, R: LearningRule> SequenceLearner<M, R> {
         })
     }
 }
+
+/// The stem of the optimizer's files in a checkpoint (`optimizer.bpk`).
+const OPTIMIZER: &str = "optimizer";
 
 /// Rejects a scheduler whose next learning rate is NaN, infinite or not above 0, before it
 /// turns the weights into NaN a few updates later. The scheduler itself does not advance.

@@ -5,6 +5,7 @@ use burn::optim::decay::{WeightDecay, WeightDecayConfig};
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
+use super::MultiTensorAdamax;
 use crate::kernels::{self, AdamaxBuffers, AdamaxScalars};
 
 /// Configuration of [`Adamax`]; the defaults are PyTorch's.
@@ -92,9 +93,38 @@ impl AdamaxConfig {
         }
     }
 
-    /// The optimizer for a whole module.
+    /// The optimizer for a whole module, one parameter at a time (burn's [`ModuleOptimizer`]:
+    /// parameter groups, gradient clipping, the burn-train `Learner`).
     pub fn init(&self) -> ModuleOptimizer {
         ModuleOptimizer::from(self.build())
+    }
+
+    /// The same optimizer stepping all parameters at once: one kernel for the whole model on
+    /// wgpu (as many as the adapter's bindings require), the same loops and values as
+    /// [`init`](Self::init) on the CPU backends. For [`SequenceLearner`](crate::SequenceLearner)
+    /// and [`Fptt::update`](crate::fptt::Fptt::update); see [`MultiTensorAdamax`].
+    pub fn init_multi_tensor(&self) -> MultiTensorAdamax {
+        MultiTensorAdamax::new(self.build())
+    }
+}
+
+impl Adamax {
+    /// The step's scalars at learning rate `lr` and step `time` (1-based).
+    pub(super) fn scalars(&self, lr: LearningRate, time: usize) -> AdamaxScalars {
+        AdamaxScalars {
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+            step_size: lr / (1.0 - self.beta_1.powi(time as i32)),
+        }
+    }
+
+    /// `grad` with the weight decay's penalty, if any.
+    pub(super) fn decayed<const D: usize>(&self, grad: Tensor<D>, tensor: Tensor<D>) -> Tensor<D> {
+        match &self.weight_decay {
+            Some(decay) => decay.transform(grad, tensor),
+            None => grad,
+        }
     }
 }
 
@@ -110,10 +140,7 @@ impl Optimizer for Adamax {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let grad = match &self.weight_decay {
-            Some(decay) => decay.transform(grad, tensor.clone()),
-            None => grad,
-        };
+        let grad = self.decayed(grad, tensor.clone());
         let dims = tensor.dims();
         let n = tensor.shape().num_elements();
         let (time, moment, infinity_norm) = match state {
@@ -129,12 +156,7 @@ impl Optimizer for Adamax {
                 Tensor::empty([n], &tensor.device()),
             ),
         };
-        let scalars = AdamaxScalars {
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
-            epsilon: self.epsilon,
-            step_size: lr / (1.0 - self.beta_1.powi(time as i32)),
-        };
+        let scalars = self.scalars(lr, time);
         let buffers = AdamaxBuffers {
             weight: tensor.reshape([n]),
             moment,
