@@ -63,6 +63,11 @@ pub(crate) trait CellOps: Backend {
     /// keep burn's two nodes and their values, and wgpu, which promises no bits, takes the one.
     const FUSED_HARD_RESET: bool = false;
 
+    /// Whether [`Self::gated_blend`] is one graph node under autodiff, with its own backward
+    /// kernel (wgpu); elsewhere it is the [`Self::gate`] node and the [`Self::blend`] node, whose
+    /// values the CPU backends keep.
+    const FUSED_GATED_BLEND: bool = false;
+
     /// `x W + b`.
     #[fusion(default)]
     fn affine(
@@ -102,6 +107,23 @@ pub(crate) trait CellOps: Backend {
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         Self::logistic(Self::affine_pair(x1, w1, x2, w2, b))
+    }
+
+    /// `a + w (c − a)` with `w = σ(x₁ W₁ + x₂ W₂ + bias)`: [`Self::blend`] by a [`Self::gate`]
+    /// (the LTC's membrane and adaptation, the readout's potential); returns the blend and the
+    /// gate's value `w`, which the gradients need.
+    #[fusion(default)]
+    fn gated_blend(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let w = Self::gate(x1, w1, x2, w2, bias);
+        (Self::blend(a, c, w.clone()), w)
     }
 
     /// The logistic sigmoid `1 / (1 + e^(−z))`, computed in that order.
@@ -198,6 +220,21 @@ pub(crate) trait CellOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let to_z = Self::logistic_gradient(y, g);
         (to_z.clone(), reference::column_sums::<Self>(to_z))
+    }
+
+    /// `(g (c − a) w (1 − w), its column sums, g w)`: the gradients of a [`Self::gated_blend`]
+    /// with respect to the gate's pre-activation `[batch, n]`, its bias `[n]` and `c`, from the
+    /// output gradient `g`, the gate's value `w`, `a` and `c`.
+    #[fusion(default)]
+    fn gated_blend_gradients(
+        g: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (to_c, to_w) = Self::blend_gradients(g, a, c, w.clone());
+        let (to_z, to_bias) = Self::gate_gradients(w, to_w);
+        (to_z, to_bias, to_c)
     }
 
     /// `(g w, g (b − a))`: the gradients of [`Self::blend`] with respect to `b` and `w`, in one
@@ -535,7 +572,7 @@ mod tests {
 
     use super::Threshold;
     use crate::kernels::{
-        affine, affine_pair, blend, gate, hard_reset, logistic, spike, threshold_gap,
+        affine, affine_pair, blend, gate, gated_blend, hard_reset, logistic, spike, threshold_gap,
     };
     use crate::surrogate::{Surrogate, spike_above_threshold};
 
@@ -690,6 +727,98 @@ mod tests {
             assert_close(x2.grad(&grads).unwrap(), &[-0.5, -0.5], "dx2 = dz W2ᵀ");
             assert_close(w2.grad(&grads).unwrap(), &[2.0], "dW2 = x2ᵀ dz");
             assert_close(b.grad(&grads).unwrap(), &[2.0], "db = Σ dz");
+        }
+    }
+
+    /// `a + w (c − a)` with `w = σ(x₁ W₁ + x₂ W₂ + b)` and its seven gradients for `Σ y`, worked
+    /// by hand: `z = 0`, so `w = ½`, `w (1 − w) = ¼`; `dc = w = ½`, `da = 1 − w = ½`,
+    /// `dz = (c − a) / 4 = ½`, then the products' gradients from `dz`.
+    #[test]
+    fn the_gated_blend_and_its_gradients_match_hand_values() {
+        for device in devices() {
+            let x1 = tracked::<2>(TensorData::from([[1.0f32, 2.0]]), &device);
+            let w1 = tracked::<2>(TensorData::from([[0.5f32], [-0.25]]), &device);
+            let x2 = tracked::<2>(TensorData::from([[3.0f32]]), &device);
+            let w2 = tracked::<2>(TensorData::from([[0.0f32]]), &device);
+            let b = tracked::<1>(TensorData::from([0.0f32]), &device);
+            let a = tracked::<2>(TensorData::from([[2.0f32]]), &device);
+            let c = tracked::<2>(TensorData::from([[4.0f32]]), &device);
+            let y = gated_blend(
+                x1.clone(),
+                w1.clone(),
+                x2.clone(),
+                w2.clone(),
+                b.clone(),
+                a.clone(),
+                c.clone(),
+            );
+            assert_close(y.clone(), &[3.0], "2 + ½ (4 − 2)");
+            let grads = y.sum().backward();
+            assert_close(a.grad(&grads).unwrap(), &[0.5], "da = 1 − w");
+            assert_close(c.grad(&grads).unwrap(), &[0.5], "dc = w");
+            assert_close(b.grad(&grads).unwrap(), &[0.5], "db = Σ dz");
+            assert_close(w1.grad(&grads).unwrap(), &[0.5, 1.0], "dW1 = x1ᵀ dz");
+            assert_close(x1.grad(&grads).unwrap(), &[0.25, -0.125], "dx1 = dz W1ᵀ");
+            assert_close(w2.grad(&grads).unwrap(), &[1.5], "dW2 = x2ᵀ dz");
+            assert_close(x2.grad(&grads).unwrap(), &[0.0], "dx2 = dz W2ᵀ");
+        }
+    }
+
+    /// The gated blend as the LTC uses it (`c` the gate's drive `x₁`, `a` its state `x₂`, so
+    /// that each receives two gradients) against the gate's node and the blend's, on random
+    /// values over more rows than a cube has units: the same values and gradients (bits on the
+    /// CPU backends, which run those two nodes; 1e-6 on wgpu, which runs one).
+    #[test]
+    fn the_gated_blend_is_the_blend_of_the_gate() {
+        for device in devices() {
+            device.seed(9);
+            let random = |dims: [usize; 2]| {
+                Tensor::<2>::random(dims, Distribution::Uniform(-1.0, 1.0), &device).require_grad()
+            };
+            let (x1, w1, x2, w2) = (
+                random([300, 7]),
+                random([7, 5]),
+                random([300, 5]),
+                random([5, 5]),
+            );
+            let b =
+                Tensor::<1>::random([5], Distribution::Uniform(-1.0, 1.0), &device).require_grad();
+            let outer = Tensor::<2>::random([300, 5], Distribution::Uniform(-1.0, 1.0), &device);
+            let run = |fused: bool| {
+                let c = x1
+                    .clone()
+                    .matmul(Tensor::eye(7, &device).slice([0..7, 0..5]));
+                let y = if fused {
+                    gated_blend(
+                        x1.clone(),
+                        w1.clone(),
+                        x2.clone(),
+                        w2.clone(),
+                        b.clone(),
+                        x2.clone(),
+                        c,
+                    )
+                } else {
+                    let w = gate(x1.clone(), w1.clone(), x2.clone(), w2.clone(), b.clone());
+                    blend(x2.clone(), c, w)
+                };
+                let grads = (y.clone() * outer.clone()).sum().backward();
+                let mut all = vec![values(y)];
+                for tensor in [&x1, &w1, &x2, &w2] {
+                    all.push(values(tensor.grad(&grads).unwrap()));
+                }
+                all.push(values(b.grad(&grads).unwrap()));
+                all
+            };
+            let (fused, composed) = (run(true), run(false));
+            for (i, (f, c)) in fused.iter().zip(&composed).enumerate() {
+                if same_arithmetic(&device) {
+                    assert_eq!(f, c, "{device:?}: output/gradient {i} bits");
+                } else {
+                    let tensor = Tensor::<1>::from_floats(f.as_slice(), &device);
+                    assert_close(tensor, c, &format!("output/gradient {i}"));
+                }
+            }
         }
     }
 

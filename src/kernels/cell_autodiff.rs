@@ -193,6 +193,46 @@ impl<B: CellOps> Backward<B, 5> for GateBackward {
 }
 
 #[derive(Debug)]
+struct GatedBlendBackward;
+
+impl<B: CellOps> Backward<B, 7> for GatedBlendBackward {
+    /// `x₁`, `W₁`, `x₂`, `W₂` (each kept when its partner is tracked), the gate's value `w`,
+    /// `a` and `c`.
+    type State = (
+        [Option<NodeId>; 4],
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+    );
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 7>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let (kept, w, a, c) = ops.state;
+        let g = grads.consume::<B>(&ops.node);
+        let [x1, w1, x2, w2, bias, a_node, c_node] = ops.parents.map(|node| node.map(|n| n.id));
+        if let Some(id) = a_node {
+            grads.register::<B>(id, B::blend_gradient_start(g.clone(), w.clone()));
+        }
+        let (to_z, to_bias, to_c) = B::gated_blend_gradients(g, w, a, c);
+        pair_gradients::<B>(
+            grads,
+            checkpointer,
+            kept,
+            [x1, w1, x2, w2, bias],
+            &to_z,
+            || to_bias,
+        );
+        if let Some(id) = c_node {
+            grads.register::<B>(id, to_c);
+        }
+    }
+}
+
+#[derive(Debug)]
 struct LogisticBackward;
 
 impl<B: CellOps> Backward<B, 1> for LogisticBackward {
@@ -405,6 +445,47 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
             |[x1, w1, x2, w2, b]| B::gate(x1, w1, x2, w2, b),
             |kept, y| (kept, y.clone()),
         )
+    }
+
+    fn gated_blend(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        if !B::FUSED_GATED_BLEND {
+            // The gate's node and the blend's, as before this node existed.
+            let w = Self::gate(x1, w1, x2, w2, bias);
+            return (Self::blend(a, c, w.clone()), w);
+        }
+        let operands = [x1, w1, x2, w2, bias, a, c];
+        let tracked = [0, 1, 2, 3].map(|i| operands[i].is_tracked());
+        let nodes = operands.each_ref().map(|operand| operand.node());
+        match GatedBlendBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                // A product's operand is kept when its partner is tracked, as in `record_pair`.
+                let kept = [1, 0, 3, 2].map(|partner| {
+                    let own = partner ^ 1;
+                    tracked[partner].then(|| prep.checkpoint(&operands[own]))
+                });
+                let [x1, w1, x2, w2, bias, a, c] = operands.map(|operand| operand.into_primitive());
+                let (out, w) = B::gated_blend(x1, w1, x2, w2, bias, a.clone(), c.clone());
+                let out = prep.finish((kept, w.clone(), a, c), out);
+                (out, Self::from_inner(w))
+            }
+            OpsKind::UnTracked(prep) => {
+                let [x1, w1, x2, w2, bias, a, c] = operands.map(|operand| operand.into_primitive());
+                let (out, w) = B::gated_blend(x1, w1, x2, w2, bias, a, c);
+                (prep.finish(out), Self::from_inner(w))
+            }
+        }
     }
 
     fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {

@@ -166,6 +166,70 @@ fn gate_gradients_kernel<F: Float>(
     }
 }
 
+/// The gate kernel's `w = σ((p + q) + b)`, then the blend kernel's `a + w (c − a)`; writes both.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn gated_blend_kernel<F: Float>(
+    first: &Tensor<F>,
+    second: &Tensor<F>,
+    bias: &Tensor<F>,
+    a: &Tensor<F>,
+    c: &Tensor<F>,
+    out: &mut Tensor<F>,
+    gate: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= out.len() {
+        terminate!();
+    }
+    let column = ABSOLUTE_POS % bias.len();
+    let z = (first[ABSOLUTE_POS] + second[ABSOLUTE_POS]) + bias[column];
+    let w = F::new(1.0) / (F::exp(-z) + F::new(1.0));
+    gate[ABSOLUTE_POS] = w;
+    let start = a[ABSOLUTE_POS];
+    out[ABSOLUTE_POS] = start + w * (c[ABSOLUTE_POS] - start);
+}
+
+/// The gradients of a gated blend, one column per cube (as `gate_gradients_kernel`): `g w` for
+/// `c`, `g (c − a)` through the gate's logistic gradient for its pre-activation, and the
+/// column's sum of the latter (the bias gradient).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn gated_blend_gradients_kernel<F: Float>(
+    g: &Tensor<F>,
+    w: &Tensor<F>,
+    a: &Tensor<F>,
+    c: &Tensor<F>,
+    to_z: &mut Tensor<F>,
+    to_bias: &mut Tensor<F>,
+    to_c: &mut Tensor<F>,
+    #[comptime] units: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let columns = to_bias.len();
+    let column = CUBE_POS;
+    let rows = w.len() / columns;
+    let unit = UNIT_POS as usize;
+    let mut sum = F::new(0.0);
+    let mut row = unit;
+    while row < rows {
+        let index = row * columns + column;
+        let rate = w[index];
+        let grad = g[index];
+        to_c[index] = grad * rate;
+        let to_rate = grad * (c[index] - a[index]);
+        let value = to_rate * (rate * (-rate + F::new(1.0)));
+        to_z[index] = value;
+        sum += value;
+        row += units;
+    }
+    let mut partial = Shared::new_slice(units);
+    let total = sum_over_cube::<F>(&mut partial, sum);
+    if unit == 0 {
+        to_bias[column] = total;
+    }
+}
+
 #[cube(launch)]
 fn threshold_gap_kernel<F: Float>(
     pre: &Tensor<F>,
@@ -608,6 +672,7 @@ fn launch_elementwise<const N: usize, const M: usize>(
 
 impl CellOps for CubeBackend {
     const FUSED_HARD_RESET: bool = true;
+    const FUSED_GATED_BLEND: bool = true;
 
     fn affine_pair(
         x1: FloatTensor<Self>,
@@ -670,6 +735,59 @@ impl CellOps for CubeBackend {
             );
         }
         (to_z, to_bias)
+    }
+
+    fn gated_blend(
+        x1: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let first = Self::float_matmul(x1, w1);
+        let second = Self::float_matmul(x2, w2);
+        let [out, gate] = launch_elementwise(
+            [first, second, bias, a, c],
+            |client, count, dim, [p, q, b, a, c], [out, gate], dtype| {
+                gated_blend_kernel::launch(client, count, dim, p, q, b, a, c, out, gate, dtype)
+            },
+        );
+        (out, gate)
+    }
+
+    fn gated_blend_gradients(
+        g: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let [g, w, a, c] = [g, w, a, c].map(into_contiguous);
+        let shape = w.shape();
+        let columns = shape[shape.num_dims() - 1];
+        let to_z = empty_like(&w);
+        let to_c = empty_like(&w);
+        let to_bias = empty_shaped(&w, Shape::new([columns]));
+        if shape.num_elements() > 0 {
+            let client = w.client.clone();
+            let dtype = dtype_to_storage_type(w.dtype);
+            gated_blend_gradients_kernel::launch(
+                &client,
+                CubeCount::Static(columns as u32, 1, 1),
+                CubeDim::new_1d(REDUCE_UNITS),
+                g.into_tensor_arg(),
+                w.into_tensor_arg(),
+                a.into_tensor_arg(),
+                c.into_tensor_arg(),
+                to_z.clone().into_tensor_arg(),
+                to_bias.clone().into_tensor_arg(),
+                to_c.clone().into_tensor_arg(),
+                REDUCE_UNITS as usize,
+                dtype,
+            );
+        }
+        (to_z, to_bias, to_c)
     }
 
     fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {

@@ -119,6 +119,30 @@ pub(crate) fn gate(
     ))
 }
 
+/// `a + σ(x₁ W₁ + x₂ W₂ + b) (c − a)` (shapes as in [`gate`], `a` and `c` like its output): `a`
+/// moved towards `c` by a gate; one graph node under autodiff where the backend fuses it
+/// (`CellOps::FUSED_GATED_BLEND`: wgpu), the gate's node and the blend's elsewhere.
+pub(crate) fn gated_blend(
+    x1: Tensor<2>,
+    w1: Tensor<2>,
+    x2: Tensor<2>,
+    w2: Tensor<2>,
+    b: Tensor<1>,
+    a: Tensor<2>,
+    c: Tensor<2>,
+) -> Tensor<2> {
+    let (blended, _gate) = Dispatch::gated_blend(
+        x1.into_dispatch(),
+        w1.into_dispatch(),
+        x2.into_dispatch(),
+        w2.into_dispatch(),
+        b.into_dispatch(),
+        a.into_dispatch(),
+        c.into_dispatch(),
+    );
+    Tensor::from_dispatch(blended)
+}
+
 /// The logistic sigmoid `1 / (1 + e^(−z))`, in the tensor's own precision; one graph node under
 /// autodiff.
 pub(crate) fn logistic<const D: usize>(z: Tensor<D>) -> Tensor<D> {

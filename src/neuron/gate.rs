@@ -129,6 +129,43 @@ impl Gate {
             (None, None) => sigmoid(self.forward(drive, state)),
         }
     }
+
+    /// `start + g (end − start)` for the gate's value `g` = [`activate`](Self::activate)`(drive,
+    /// state)`: `start` moved towards `end` (each `[batch, d_out]`) by the gate, one graph node
+    /// on wgpu (the gate's and the blend's elsewhere, the same values).
+    ///
+    /// # Panics
+    ///
+    /// As [`forward`](Self::forward), or when `start` and `end` are not `[batch, d_out]`.
+    pub fn blend(
+        &self,
+        drive: Tensor<2>,
+        state: Tensor<2>,
+        start: Tensor<2>,
+        end: Tensor<2>,
+    ) -> Tensor<2> {
+        let expected = [drive.dims()[0], self.drive_weight.dims()[1]];
+        for (name, tensor) in [("start", &start), ("end", &end)] {
+            assert_eq!(
+                tensor.dims(),
+                expected,
+                "Gate::blend: `{name}` must be [batch, d_out] = {expected:?}, got {:?}",
+                tensor.dims()
+            );
+        }
+        match (&self.slope, &self.bias) {
+            (None, Some(bias)) => crate::kernels::gated_blend(
+                drive,
+                self.drive_weight.val(),
+                state,
+                self.state_weight.val(),
+                bias.val(),
+                start,
+                end,
+            ),
+            _ => crate::kernels::blend(start, end, self.activate(drive, state)),
+        }
+    }
 }
 
 #[cfg(test)]

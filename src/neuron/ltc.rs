@@ -1,6 +1,6 @@
 //! The liquid-time-constant (LTC) spiking layer.
 
-use crate::kernels::{Threshold, blend};
+use crate::kernels::Threshold;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{Initializer, Linear};
@@ -310,16 +310,16 @@ impl SpikingCell for Ltc {
             }
             None => current,
         };
-        let rate = self
-            .membrane_gate
-            .activate(current.clone(), membrane.clone());
-        let retention = self
-            .adaptation_gate
-            .activate(current.clone(), adaptation.clone());
-        // r b + (1 - r) s, written as s + r (b - s).
-        let adaptation = blend(spikes, adaptation, retention);
-        // (1 - a) u + a I, written as u + a (I - u).
-        let pre = blend(membrane, current, rate);
+        // (1 - a) u + a I, written as u + a (I - u), with the rate a = σ(W_m [I ; u] + b_m).
+        // The membrane before the adaptation: the CPU backends then sum the current's three
+        // gradients in the order they always did (both gates' and the blend's).
+        let pre =
+            self.membrane_gate
+                .blend(current.clone(), membrane.clone(), membrane, current.clone());
+        // r b + (1 - r) s, written as s + r (b - s), with r = σ(W_a [I ; b] + b_a).
+        let adaptation =
+            self.adaptation_gate
+                .blend(current, adaptation.clone(), spikes, adaptation);
         let firing = Firing {
             threshold: Threshold {
                 beta: self.adaptation,

@@ -1,6 +1,5 @@
 //! Non-spiking leaky-integrator readouts that turn spikes into class scores.
 
-use crate::kernels::blend;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::{Initializer, Linear};
@@ -181,9 +180,10 @@ impl LtcReadout {
             Some(norm) => norm.forward(drive, step),
             None => drive,
         };
-        let rate = self.gate.activate(drive.clone(), previous.clone());
-        // (1 - k) m + k d, written as m + k (d - m).
-        let potential = blend(previous, drive, rate);
+        // (1 - k) m + k d, written as m + k (d - m), with k = σ(W [d ; m] + b).
+        let potential = self
+            .gate
+            .blend(drive.clone(), previous.clone(), previous, drive);
         (
             potential.clone(),
             ReadoutState {
