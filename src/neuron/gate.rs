@@ -206,6 +206,34 @@ mod tests {
         Gate::from_linear(linear, 2)
     }
 
+    /// `start + σ(z) (end − start)`, by hand for the example gate with a zero drive and state
+    /// (so `z = b` and the gate is `σ(b)`), with and without a slope (the two paths).
+    #[test]
+    fn blend_moves_start_towards_end_by_the_gate() {
+        let device = crate::default_device().autodiff();
+        for gate in [example_gate(&device), example_gate(&device).with_slope(1.0)] {
+            let zeros = Tensor::<2>::zeros([1, 2], &device);
+            let start = Tensor::<2>::from_floats([[1.0, 2.0, -1.0]], &device);
+            let end = Tensor::<2>::from_floats([[3.0, 2.0, 1.0]], &device);
+            let blended = gate.blend(zeros.clone(), zeros, start, end);
+            let sigma = |z: f64| 1.0 / (1.0 + (-z).exp());
+            close(
+                &values(blended),
+                &[1.0 + sigma(0.1) * 2.0, 2.0, -1.0 + sigma(0.3) * 2.0],
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "`end` must be [batch, d_out] = [1, 3], got [1, 2]")]
+    fn blend_names_a_start_or_end_of_another_shape() {
+        let device = crate::default_device().autodiff();
+        let gate = example_gate(&device);
+        let zeros = Tensor::<2>::zeros([1, 2], &device);
+        let start = Tensor::<2>::zeros([1, 3], &device);
+        gate.blend(zeros.clone(), zeros.clone(), start, zeros);
+    }
+
     #[test]
     fn gate_is_the_product_over_the_concatenation_and_skips_a_detached_state() {
         let device = crate::default_device().autodiff();
