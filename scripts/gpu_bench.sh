@@ -4,7 +4,8 @@
 # WGSL), `vulkan` (the same, SPIR-V) and `fusion` (burn's fusion + autotune), and the PyTorch
 # reference on CUDA, side by side, hidden
 # 256: FPTT at batch 64, 512 and 4096, BPTT at 64 and 512. bench_step reports ms per step and
-# kernel launches per step. One JSON line per run in $OUT/gpu_bench.jsonl, the GPU's name in
+# kernel launches per step, with Adamax over all parameters at once (its default since b1ac4b0;
+# `--optimizer per-parameter` is burn's optimizer). One JSON line per run in $OUT/gpu_bench.jsonl, the GPU's name in
 # $OUT/gpu.txt, everything printed in $OUT/gpu_bench.log, a Markdown table at the end. Each run is
 # cut at 28 s (20 runs), so the whole script fits one 600 s device call. QUICK=1 runs 5 steps each (a smoke
 # test; LOCAL=1 skips the device set-up, to run it here on lavapipe).
