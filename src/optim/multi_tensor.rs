@@ -573,8 +573,7 @@ mod tests {
         let err = AdamaxConfig::new()
             .init_multi_tensor()
             .load(&model, &missing)
-            .err()
-            .expect("a missing file is an error")
+            .expect_err("a missing file is an error")
             .to_string();
         assert!(err.contains("missing.bpk"), "{err}");
 
@@ -586,8 +585,7 @@ mod tests {
         let err = AdamaxConfig::new()
             .init_multi_tensor()
             .load(&model, &other)
-            .err()
-            .expect("another optimizer's state is an error")
+            .expect_err("another optimizer's state is an error")
             .to_string();
         assert!(
             err.contains("not the state of a MultiTensorAdamax"),
@@ -600,8 +598,7 @@ mod tests {
         let err = AdamaxConfig::new()
             .init_multi_tensor()
             .load(&TwoLayers::new(&device), &stem)
-            .err()
-            .expect("a state for parameters the model lacks is an error")
+            .expect_err("a state for parameters the model lacks is an error")
             .to_string();
         assert!(err.contains("which the model does not have"), "{err}");
 
@@ -614,8 +611,7 @@ mod tests {
         let err = AdamaxConfig::new()
             .init_multi_tensor()
             .load(&other_size, &stem)
-            .err()
-            .expect("a state of another size is an error")
+            .expect_err("a state of another size is an error")
             .to_string();
         assert!(
             err.contains("has 10 values") && err.contains("has 15"),
