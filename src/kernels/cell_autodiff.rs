@@ -67,19 +67,20 @@ fn pair_gradients<B: CellOps>(
     }
 }
 
-/// Records `forward` of the operands `x₁, W₁, x₂, W₂, b` as one node of `backward`, keeping each
-/// of the first four whose partner is tracked; `state` makes the node's state from those and the
-/// output.
-fn record_pair<B, C, N>(
+/// Records `forward` of the operands `x₁, W₁, x₂, W₂, b` and any after them as one node of
+/// `backward`, keeping each of the first four whose partner is tracked; `state` makes the node's
+/// state from those, the output and what else `forward` returned, which is returned beside the
+/// node's output.
+fn record_pair<B, C, N, X, const K: usize>(
     backward: N,
-    operands: [FloatTensor<Autodiff<B, C>>; 5],
-    forward: impl FnOnce([FloatTensor<B>; 5]) -> FloatTensor<B>,
-    state: impl FnOnce([Option<NodeId>; 4], &FloatTensor<B>) -> N::State,
-) -> FloatTensor<Autodiff<B, C>>
+    operands: [FloatTensor<Autodiff<B, C>>; K],
+    forward: impl FnOnce([FloatTensor<B>; K]) -> (FloatTensor<B>, X),
+    state: impl FnOnce([Option<NodeId>; 4], &FloatTensor<B>, &X) -> N::State,
+) -> (FloatTensor<Autodiff<B, C>>, X)
 where
     B: CellOps,
     C: CheckpointStrategy,
-    N: Backward<B, 5>,
+    N: Backward<B, K>,
 {
     let tracked = [0, 1, 2, 3].map(|i| operands[i].is_tracked());
     let nodes = operands.each_ref().map(|operand| operand.node());
@@ -90,11 +91,12 @@ where
                 let own = partner ^ 1;
                 tracked[partner].then(|| prep.checkpoint(&operands[own]))
             });
-            let out = forward(operands.map(|operand| operand.into_primitive()));
-            prep.finish(state(kept, &out), out)
+            let (out, extra) = forward(operands.map(|operand| operand.into_primitive()));
+            (prep.finish(state(kept, &out, &extra), out), extra)
         }
         OpsKind::UnTracked(prep) => {
-            prep.finish(forward(operands.map(|operand| operand.into_primitive())))
+            let (out, extra) = forward(operands.map(|operand| operand.into_primitive()));
+            (prep.finish(out), extra)
         }
     }
 }
@@ -424,12 +426,13 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
         w2: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        record_pair::<B, C, _>(
+        record_pair::<B, C, _, _, 5>(
             AffinePairBackward,
             [x1, w1, x2, w2, b],
-            |[x1, w1, x2, w2, b]| B::affine_pair(x1, w1, x2, w2, b),
-            |kept, _| kept,
+            |[x1, w1, x2, w2, b]| (B::affine_pair(x1, w1, x2, w2, b), ()),
+            |kept, _, _| kept,
         )
+        .0
     }
 
     fn gate(
@@ -439,12 +442,13 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
         w2: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        record_pair::<B, C, _>(
+        record_pair::<B, C, _, _, 5>(
             GateBackward,
             [x1, w1, x2, w2, b],
-            |[x1, w1, x2, w2, b]| B::gate(x1, w1, x2, w2, b),
-            |kept, y| (kept, y.clone()),
+            |[x1, w1, x2, w2, b]| (B::gate(x1, w1, x2, w2, b), ()),
+            |kept, y, _| (kept, y.clone()),
         )
+        .0
     }
 
     fn gated_blend(
@@ -461,31 +465,16 @@ impl<B: CellOps, C: CheckpointStrategy> CellOps for Autodiff<B, C> {
             let w = Self::gate(x1, w1, x2, w2, bias);
             return (Self::blend(a, c, w.clone()), w);
         }
-        let operands = [x1, w1, x2, w2, bias, a, c];
-        let tracked = [0, 1, 2, 3].map(|i| operands[i].is_tracked());
-        let nodes = operands.each_ref().map(|operand| operand.node());
-        match GatedBlendBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                // A product's operand is kept when its partner is tracked, as in `record_pair`.
-                let kept = [1, 0, 3, 2].map(|partner| {
-                    let own = partner ^ 1;
-                    tracked[partner].then(|| prep.checkpoint(&operands[own]))
-                });
-                let [x1, w1, x2, w2, bias, a, c] = operands.map(|operand| operand.into_primitive());
+        let (out, w) = record_pair::<B, C, _, _, 7>(
+            GatedBlendBackward,
+            [x1, w1, x2, w2, bias, a, c],
+            |[x1, w1, x2, w2, bias, a, c]| {
                 let (out, w) = B::gated_blend(x1, w1, x2, w2, bias, a.clone(), c.clone());
-                let out = prep.finish((kept, w.clone(), a, c), out);
-                (out, Self::from_inner(w))
-            }
-            OpsKind::UnTracked(prep) => {
-                let [x1, w1, x2, w2, bias, a, c] = operands.map(|operand| operand.into_primitive());
-                let (out, w) = B::gated_blend(x1, w1, x2, w2, bias, a, c);
-                (prep.finish(out), Self::from_inner(w))
-            }
-        }
+                (out, (w, a, c))
+            },
+            |kept, _, (w, a, c)| (kept, w.clone(), a.clone(), c.clone()),
+        );
+        (out, Self::from_inner(w.0))
     }
 
     fn logistic(z: FloatTensor<Self>) -> FloatTensor<Self> {

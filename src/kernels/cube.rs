@@ -670,6 +670,42 @@ fn launch_elementwise<const N: usize, const M: usize>(
     outputs
 }
 
+/// Launches `launch` with one cube of `REDUCE_UNITS` units per column of `inputs[0]` (a
+/// `[rows, columns]` tensor, all inputs of its shape, made contiguous), `M` outputs like it and
+/// one `[columns]` output for the columns' sums; skips the launch when there are no elements.
+fn launch_per_column<const N: usize, const M: usize>(
+    inputs: [CubeTensor; N],
+    launch: impl FnOnce(
+        &Client,
+        CubeCount,
+        CubeDim,
+        [TensorArg; N],
+        [TensorArg; M],
+        TensorArg,
+        ElemType,
+    ),
+) -> ([CubeTensor; M], CubeTensor) {
+    let inputs = inputs.map(into_contiguous);
+    let shape = inputs[0].shape();
+    let columns = shape[shape.num_dims() - 1];
+    let outputs = [(); M].map(|()| empty_like(&inputs[0]));
+    let sums = empty_shaped(&inputs[0], Shape::new([columns]));
+    if shape.num_elements() > 0 {
+        let client = inputs[0].client.clone();
+        let dtype = dtype_to_storage_type(inputs[0].dtype);
+        launch(
+            &client,
+            CubeCount::Static(columns as u32, 1, 1),
+            CubeDim::new_1d(REDUCE_UNITS),
+            inputs.map(CubeTensor::into_tensor_arg),
+            outputs.clone().map(CubeTensor::into_tensor_arg),
+            sums.clone().into_tensor_arg(),
+            dtype,
+        );
+    }
+    (outputs, sums)
+}
+
 impl CellOps for CubeBackend {
     const FUSED_HARD_RESET: bool = true;
     const FUSED_GATED_BLEND: bool = true;
@@ -714,26 +750,22 @@ impl CellOps for CubeBackend {
         y: FloatTensor<Self>,
         g: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let [y, g] = [y, g].map(into_contiguous);
-        let shape = y.shape();
-        let columns = shape[shape.num_dims() - 1];
-        let to_z = empty_like(&y);
-        let to_bias = empty_shaped(&y, Shape::new([columns]));
-        if shape.num_elements() > 0 {
-            let client = y.client.clone();
-            let dtype = dtype_to_storage_type(y.dtype);
-            gate_gradients_kernel::launch(
-                &client,
-                CubeCount::Static(columns as u32, 1, 1),
-                CubeDim::new_1d(REDUCE_UNITS),
-                y.into_tensor_arg(),
-                g.into_tensor_arg(),
-                to_z.clone().into_tensor_arg(),
-                to_bias.clone().into_tensor_arg(),
-                REDUCE_UNITS as usize,
-                dtype,
-            );
-        }
+        let ([to_z], to_bias) = launch_per_column(
+            [y, g],
+            |client, count, dim, [y, g], [to_z], to_bias, dtype| {
+                gate_gradients_kernel::launch(
+                    client,
+                    count,
+                    dim,
+                    y,
+                    g,
+                    to_z,
+                    to_bias,
+                    REDUCE_UNITS as usize,
+                    dtype,
+                )
+            },
+        );
         (to_z, to_bias)
     }
 
@@ -763,30 +795,26 @@ impl CellOps for CubeBackend {
         a: FloatTensor<Self>,
         c: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let [g, w, a, c] = [g, w, a, c].map(into_contiguous);
-        let shape = w.shape();
-        let columns = shape[shape.num_dims() - 1];
-        let to_z = empty_like(&w);
-        let to_c = empty_like(&w);
-        let to_bias = empty_shaped(&w, Shape::new([columns]));
-        if shape.num_elements() > 0 {
-            let client = w.client.clone();
-            let dtype = dtype_to_storage_type(w.dtype);
-            gated_blend_gradients_kernel::launch(
-                &client,
-                CubeCount::Static(columns as u32, 1, 1),
-                CubeDim::new_1d(REDUCE_UNITS),
-                g.into_tensor_arg(),
-                w.into_tensor_arg(),
-                a.into_tensor_arg(),
-                c.into_tensor_arg(),
-                to_z.clone().into_tensor_arg(),
-                to_bias.clone().into_tensor_arg(),
-                to_c.clone().into_tensor_arg(),
-                REDUCE_UNITS as usize,
-                dtype,
-            );
-        }
+        // The gate's value first: its shape gives the columns.
+        let ([to_z, to_c], to_bias) = launch_per_column(
+            [w, g, a, c],
+            |client, count, dim, [w, g, a, c], [to_z, to_c], to_bias, dtype| {
+                gated_blend_gradients_kernel::launch(
+                    client,
+                    count,
+                    dim,
+                    g,
+                    w,
+                    a,
+                    c,
+                    to_z,
+                    to_bias,
+                    to_c,
+                    REDUCE_UNITS as usize,
+                    dtype,
+                )
+            },
+        );
         (to_z, to_bias, to_c)
     }
 
