@@ -55,6 +55,11 @@ struct Args {
     /// On wgpu: also list the launches of the timed steps by kernel name (the top N).
     #[arg(long, default_value_t = 0)]
     kernels: usize,
+    /// Also time the FPTT step's twelve `batch × hidden × hidden` matrix products alone (the
+    /// same shapes and backend, no autodiff, after the timed steps): a lower bound on the step's
+    /// time that no element-wise work can go under. JSON: `products_ms_per_step`.
+    #[arg(long)]
+    products: bool,
     /// Run FPTT at T = 100, 1000, 10000 and BPTT at T = 100, 1000, 2000 in child processes and
     /// print a Markdown table.
     #[arg(long)]
@@ -133,6 +138,9 @@ fn run<O: ModelOptimizer>(
     let seconds = started.elapsed().as_secs_f64();
     let per_step = seconds / args.steps as f64;
     let (launches_per_step, by_kernel) = launches.read(args.steps, args.kernels);
+    let products_ms = args
+        .products
+        .then(|| step_products_ms(args.batch, args.hidden, &default_device()));
     let adapter = burn_fptt::adapter(device);
     let out = serde_json::json!({
         "impl": "burn-fptt",
@@ -147,6 +155,7 @@ fn run<O: ModelOptimizer>(
         "updates": updates,
         "ms_per_step": (per_step * 1e3 * 1e4).round() / 1e4,
         "samples_steps_per_s": (args.batch as f64 / per_step * 10.0).round() / 10.0,
+        "products_ms_per_step": products_ms.map(|ms| (ms * 1e4).round() / 1e4),
         "launches_per_step": launches_per_step,
         "launches_by_kernel": by_kernel,
         "peak_rss_mib": burn_fptt::memory::peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
@@ -156,6 +165,41 @@ fn run<O: ModelOptimizer>(
         "commit": env!("BURN_FPTT_COMMIT"),
     });
     println!("{out}");
+}
+
+/// Milliseconds that the matrix products of one FPTT step of the reference model take alone,
+/// with the step's shapes, on `device` (no autodiff). Only the twelve `batch × hidden × hidden`
+/// products are counted (the input's and the readout's are left out, so this is a lower bound):
+/// forward, the recurrent drive and each gate's drive and state products; backward, the five
+/// weight gradients (`inputᵀ · output gradient`) and the current's gradient through the two gates
+/// (`output gradient · weightᵀ`; the previous state is detached, so it has none). The median of
+/// 15 repetitions after 3 warm-up ones.
+fn step_products_ms(batch: usize, hidden: usize, device: &Device) -> f64 {
+    let uniform = Distribution::Uniform(-1.0, 1.0);
+    let activation = Tensor::<2>::random([batch, hidden], uniform, device);
+    let weight = Tensor::<2>::random([hidden, hidden], uniform, device);
+    let products = || {
+        let mut out = Vec::with_capacity(12);
+        for _ in 0..5 {
+            out.push(activation.clone().matmul(weight.clone()));
+            out.push(activation.clone().transpose().matmul(activation.clone()));
+        }
+        for _ in 0..2 {
+            out.push(activation.clone().matmul(weight.clone().transpose()));
+        }
+        device.sync().expect("device sync");
+        out
+    };
+    let mut times: Vec<f64> = (0..18)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            drop(products());
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .skip(3)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
 
 /// Kernel launches of the timed steps, on wgpu builds (none elsewhere).

@@ -7,7 +7,8 @@
 # pixel) for SMNIST_TRAIN images, one epoch, from data/mnist (copy ../shared/data/mnist there;
 # carry [".device/claim", ".gl", "data/mnist"]). Results in $OUT/claim/: one summary JSON, log and
 # curve per run. The defaults fit one 600 s device call; LOCAL=1 skips the device set-up (a
-# smoke test here on lavapipe, with MINUTES=0.2 and SMNIST_TRAIN=64).
+# smoke test here on lavapipe, with MINUTES=0.2, SMNIST_TRAIN=64, SMNIST_TEST=64 and
+# SMNIST_STEPS=rows: 28 steps an image instead of 784, so that it ends within its timeout there).
 set -uo pipefail
 out="${OUT:?set OUT to the folder that comes back}/claim"
 mkdir -p "$out"
@@ -28,10 +29,10 @@ for learner in fptt bptt; do
     tail -n 2 "$name.log"
     cat "$name.json"
 done
-echo "== S-MNIST, the published network, ${SMNIST_TRAIN:-4096} training images, 1 epoch"
+echo "== S-MNIST (${SMNIST_STEPS:-pixels}), the published network, ${SMNIST_TRAIN:-4096} training images, 1 epoch"
 timeout 150 /tmp/smnist --data "${MNIST:-data/mnist}" --layers 2 --hidden 256 --batch 512 \
-    --gate-slope --step-norm --lr 3e-3 --alpha 0.1 --train-limit "${SMNIST_TRAIN:-4096}" \
-    --test-limit 1000 --epochs 1 \
+    --steps "${SMNIST_STEPS:-pixels}" --gate-slope --step-norm --lr 3e-3 --alpha 0.1 \
+    --train-limit "${SMNIST_TRAIN:-4096}" --test-limit "${SMNIST_TEST:-1000}" --epochs 1 \
     >"$out/smnist-fptt.json" 2>"$out/smnist-fptt.log"
 tail -n 2 "$out/smnist-fptt.log"
 cat "$out/smnist-fptt.json"
