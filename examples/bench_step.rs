@@ -11,6 +11,7 @@
 //!
 //! Peak memory is per process, so `--memory-table` runs one child process per row.
 
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn_fptt::prelude::*;
@@ -60,6 +61,11 @@ struct Args {
     /// time that no element-wise work can go under. JSON: `products_ms_per_step`.
     #[arg(long)]
     products: bool,
+    /// FPTT: also time the parts of each step (forward with the loss, backward, the regularised
+    /// gradients, the optimizer, the after-step update: `Fptt::update`'s parts in its order, each
+    /// after a device sync). JSON: `phases_ms_per_step`.
+    #[arg(long)]
+    phases: bool,
     /// Run FPTT at T = 100, 1000, 10000 and BPTT at T = 100, 1000, 2000 in child processes and
     /// print a Markdown table.
     #[arg(long)]
@@ -120,6 +126,7 @@ fn run<O: ModelOptimizer>(
         .train_batch(sequence(20), y.clone())
         .expect("warm-up");
     device.sync().expect("device sync");
+    let mut phases = (args.phases && args.mode == Mode::Fptt).then(Phases::default);
     let launches = Launches::start();
     let started = std::time::Instant::now();
     let updates = match args.mode {
@@ -132,7 +139,14 @@ fn run<O: ModelOptimizer>(
         }
         // FPTT learns online: each step's input arrives when it is needed, so that memory
         // reflects the algorithm, not a T-long input buffer.
-        Mode::Fptt => stream_fptt(learner.into_model(), device, &y, args.steps, optimizer()),
+        Mode::Fptt => {
+            let stream = Stream {
+                device,
+                y: &y,
+                steps: args.steps,
+            };
+            stream.run(learner.into_model(), optimizer(), &mut phases)
+        }
     };
     device.sync().expect("device sync");
     let seconds = started.elapsed().as_secs_f64();
@@ -156,6 +170,7 @@ fn run<O: ModelOptimizer>(
         "ms_per_step": (per_step * 1e3 * 1e4).round() / 1e4,
         "samples_steps_per_s": (args.batch as f64 / per_step * 10.0).round() / 10.0,
         "products_ms_per_step": products_ms.map(|ms| (ms * 1e4).round() / 1e4),
+        "phases_ms_per_step": phases.map(|p| p.per_step(args.steps)),
         "launches_per_step": launches_per_step,
         "launches_by_kernel": by_kernel,
         "peak_rss_mib": burn_fptt::memory::peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
@@ -235,26 +250,101 @@ impl Launches {
     }
 }
 
-/// FPTT over a stream of `steps` inputs, one update per step, the loss weighted `(t+1)/T` as in
-/// [`SequenceLearner`]; returns the number of updates.
-fn stream_fptt(
-    mut model: SpikingClassifier,
-    device: &Device,
-    y: &Tensor<1, Int>,
-    steps: usize,
-    mut optim: impl ModelOptimizer,
-) -> usize {
-    let mut fptt = Fptt::new(FpttConfig::new(), &model).expect("valid config");
-    let batch = y.dims()[0];
-    let mut state = model.init_state(batch, device);
-    for t in 0..steps {
-        let x_t = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), device);
-        let (scores, next) = model.step(x_t, state);
-        let loss = weighted_cross_entropy(scores, y.clone(), (t + 1) as f64 / steps as f64);
-        model = fptt.update(model, loss, &mut optim, 3e-3);
-        state = next.detach();
+/// Seconds spent in each part of the FPTT steps (`--phases`).
+#[derive(Default)]
+struct Phases {
+    forward: f64,
+    backward: f64,
+    regularise: f64,
+    optimizer: f64,
+    after_step: f64,
+}
+
+impl Phases {
+    /// Milliseconds per step, as JSON.
+    fn per_step(&self, steps: usize) -> serde_json::Value {
+        let ms = |seconds: f64| (seconds * 1e3 / steps as f64 * 1e4).round() / 1e4;
+        serde_json::json!({
+            "forward": ms(self.forward),
+            "backward": ms(self.backward),
+            "regularise": ms(self.regularise),
+            "optimizer": ms(self.optimizer),
+            "after_step": ms(self.after_step),
+        })
     }
-    steps
+}
+
+/// FPTT over a stream of `steps` inputs, one update per step, the loss weighted `(t+1)/T` as in
+/// [`SequenceLearner`].
+struct Stream<'a> {
+    device: &'a Device,
+    y: &'a Tensor<1, Int>,
+    steps: usize,
+}
+
+impl Stream<'_> {
+    /// Runs the steps; returns the number of updates. With `phases`, each step runs
+    /// `Fptt::update`'s parts one by one (the same operations in the same order) and times them.
+    fn run(
+        &self,
+        mut model: SpikingClassifier,
+        mut optim: impl ModelOptimizer,
+        phases: &mut Option<Phases>,
+    ) -> usize {
+        let mut fptt = Fptt::new(FpttConfig::new(), &model).expect("valid config");
+        let batch = self.y.dims()[0];
+        let mut state = model.init_state(batch, self.device);
+        for t in 0..self.steps {
+            let x_t = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), self.device);
+            let weight = (t + 1) as f64 / self.steps as f64;
+            let Some(phases) = phases.as_mut() else {
+                let (scores, next) = model.step(x_t, state);
+                let loss = weighted_cross_entropy(scores, self.y.clone(), weight);
+                model = fptt.update(model, loss, &mut optim, 3e-3);
+                state = next.detach();
+                continue;
+            };
+            let mut clock = Clock::start(self.device);
+            let (scores, next) = model.step(x_t, state);
+            let loss = weighted_cross_entropy(scores, self.y.clone(), weight);
+            phases.forward += clock.lap();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            phases.backward += clock.lap();
+            let grads = fptt.regularise(&model, grads);
+            phases.regularise += clock.lap();
+            model = optim.step(3e-3.into(), model, grads);
+            phases.optimizer += clock.lap();
+            fptt.after_step(&model);
+            phases.after_step += clock.lap();
+            state = next.detach();
+        }
+        self.steps
+    }
+}
+
+/// Wall-clock laps, each ending with a device sync (so that a GPU's queued work is counted).
+struct Clock<'a> {
+    device: &'a Device,
+    last: std::time::Instant,
+}
+
+impl<'a> Clock<'a> {
+    fn start(device: &'a Device) -> Self {
+        device.sync().expect("device sync");
+        Self {
+            device,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    /// Seconds since the last lap (or the start).
+    fn lap(&mut self) -> f64 {
+        self.device.sync().expect("device sync");
+        let now = std::time::Instant::now();
+        let seconds = (now - self.last).as_secs_f64();
+        self.last = now;
+        seconds
+    }
 }
 
 fn memory_table(args: &Args) {

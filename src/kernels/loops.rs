@@ -1,9 +1,10 @@
 //! The fused loops on plain slices, in the floating-point operation order of the tensor forms
 //! they replace (`Fptt::regularise`, `Adamax`'s step, `Fptt::after_step`).
 //!
-//! A slice longer than [`GRAIN`] is cut into chunks of that many elements that rayon's threads
-//! run in parallel (`RAYON_NUM_THREADS`); each element's arithmetic is the same either way, so
-//! the values are too. The sum of squares stays on one thread, in one order.
+//! A slice longer than [`GRAIN`] (a parameter's update: longer than [`UPDATE_SERIAL_UP_TO`]) is
+//! cut into chunks of [`GRAIN`] elements that rayon's threads run in parallel
+//! (`RAYON_NUM_THREADS`); each element's arithmetic is the same either way, so the values are
+//! too. The sum of squares stays on one thread, in one order.
 
 use rayon::prelude::*;
 
@@ -14,6 +15,14 @@ use super::{AdamaxScalars, MultiGaussianTerms};
 /// element-wise loops, `at::internal::GRAIN_SIZE`).
 pub(crate) const GRAIN: usize = 32_768;
 
+/// The longest parameter whose update loops (regularised gradient, Adamax, after-step) run on the
+/// calling thread. An update runs one short loop per parameter, back to back, and each hand-over
+/// to rayon's threads costs a wake-up that the loop's tens of microseconds do not pay back: on two
+/// cores, keeping the updates of a hidden-256 model (65 536 elements at most) on one thread made
+/// an FPTT step at batch 64 about a fifth faster (BENCHMARKS.md, "The parameter updates on one
+/// thread"). Above this (1 MiB of `f32` per array), the chunks of [`GRAIN`] go to rayon.
+pub(crate) const UPDATE_SERIAL_UP_TO: usize = 1 << 18;
+
 /// Turns the task gradient in `gradient` into the regularised one, in place.
 pub(crate) fn regularised_gradient(
     gradient: &mut [f32],
@@ -23,7 +32,7 @@ pub(crate) fn regularised_gradient(
     alpha: f32,
     lambda_scale: f32,
 ) {
-    if gradient.len() <= GRAIN {
+    if gradient.len() <= UPDATE_SERIAL_UP_TO {
         return regularised_gradient_chunk(
             gradient,
             weight,
@@ -79,7 +88,7 @@ pub(crate) fn adamax_step(
     first: bool,
     scalars: AdamaxScalars,
 ) {
-    if weight.len() <= GRAIN {
+    if weight.len() <= UPDATE_SERIAL_UP_TO {
         return adamax_chunk(grad, weight, moment, infinity_norm, first, scalars);
     }
     weight
@@ -131,7 +140,7 @@ pub(crate) fn after_step(
     alpha: f64,
     beta: f64,
 ) {
-    if weight.len() <= GRAIN {
+    if weight.len() <= UPDATE_SERIAL_UP_TO {
         return after_step_chunk(weight, running_mean, multiplier, alpha, beta);
     }
     running_mean
@@ -330,5 +339,70 @@ mod tests {
         after_step(&[1.0, 0.0], &mut mean, &mut multiplier, 0.5, 0.5);
         assert_eq!(multiplier, [0.0, 0.5]);
         assert_eq!(mean, [0.75, 0.0]);
+    }
+
+    /// A parameter longer than `UPDATE_SERIAL_UP_TO` (a ragged last chunk included) goes to
+    /// rayon's threads in chunks; every update must still give, bit for bit, what one pass of its
+    /// loop over the whole slice on this thread gives.
+    #[test]
+    fn long_parameters_split_over_threads_give_the_one_pass_values() {
+        let n = UPDATE_SERIAL_UP_TO + GRAIN + 7;
+        let wave = |k: f32| (0..n).map(|i| (i as f32 * k).sin()).collect::<Vec<f32>>();
+        let (grad, weight, mean, multiplier) = (wave(0.37), wave(0.11), wave(0.23), wave(0.05));
+
+        let mut split = grad.clone();
+        regularised_gradient(&mut split, &weight, &mean, &multiplier, 0.1, 0.5);
+        let mut one_pass = grad.clone();
+        regularised_gradient_chunk(&mut one_pass, &weight, &mean, &multiplier, 0.1, 0.5);
+        assert_eq!(split, one_pass);
+
+        let scalars = AdamaxScalars {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+            step_size: 0.01,
+        };
+        let norm = wave(0.19)
+            .iter()
+            .map(|v| v.abs() + 0.5)
+            .collect::<Vec<f32>>();
+        let (mut split, mut split_moment, mut split_norm) =
+            (weight.clone(), mean.clone(), norm.clone());
+        adamax_step(
+            &grad,
+            &mut split,
+            &mut split_moment,
+            &mut split_norm,
+            false,
+            scalars,
+        );
+        let (mut one_pass, mut moment, mut one_pass_norm) = (weight.clone(), mean.clone(), norm);
+        adamax_chunk(
+            &grad,
+            &mut one_pass,
+            &mut moment,
+            &mut one_pass_norm,
+            false,
+            scalars,
+        );
+        assert_eq!(
+            (split, split_moment, split_norm),
+            (one_pass, moment, one_pass_norm)
+        );
+
+        let (mut split_mean, mut split_multiplier) = (mean.clone(), multiplier.clone());
+        after_step(&weight, &mut split_mean, &mut split_multiplier, 0.1, 0.5);
+        let (mut one_pass_mean, mut one_pass_multiplier) = (mean, multiplier);
+        after_step_chunk(
+            &weight,
+            &mut one_pass_mean,
+            &mut one_pass_multiplier,
+            0.1,
+            0.5,
+        );
+        assert_eq!(
+            (split_mean, split_multiplier),
+            (one_pass_mean, one_pass_multiplier)
+        );
     }
 }
