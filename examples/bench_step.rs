@@ -33,6 +33,10 @@ enum Optimizer {
 }
 
 #[derive(Parser, Debug)]
+#[command(
+    name = "bench_step",
+    about = "Times one FPTT step or one BPTT sequence of the reference model"
+)]
 struct Args {
     /// FPTT: one update per step; BPTT: one update per sequence of `--steps` steps.
     #[arg(long, value_enum, default_value = "fptt")]
@@ -74,6 +78,15 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    if args.phases && args.mode != Mode::Fptt {
+        use clap::CommandFactory;
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--phases splits an FPTT step into its parts; it does not apply to --mode bptt",
+            )
+            .exit();
+    }
     if args.memory_table {
         memory_table(&args);
         return;
@@ -126,7 +139,7 @@ fn run<O: ModelOptimizer>(
         .train_batch(sequence(20), y.clone())
         .expect("warm-up");
     device.sync().expect("device sync");
-    let mut phases = (args.phases && args.mode == Mode::Fptt).then(Phases::default);
+    let mut phases = args.phases.then(Phases::default);
     let launches = Launches::start();
     let started = std::time::Instant::now();
     let updates = match args.mode {

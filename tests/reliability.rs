@@ -1,5 +1,6 @@
-//! Checkpoints survive interrupted saves, numerical faults stop training with a clear error, and
-//! a long online run stays finite in constant memory.
+//! Checkpoints survive interrupted saves, numerical faults stop training with a clear error, a
+//! long online run stays finite in constant memory, and the step benchmark's split of a step adds
+//! up and refuses a mode it does not apply to.
 
 mod common;
 
@@ -409,4 +410,74 @@ fn after_a_nan_the_last_good_checkpoint_loads() {
     let loaded = load_fptt(&dir);
     assert_eq!(values(loaded.model().readout.gate.weight()), saved);
     assert_eq!(loaded.epoch(), 2);
+}
+
+fn bench_step(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::example_binary("bench_step"))
+        .args([
+            "--batch",
+            "4",
+            "--hidden",
+            "8",
+            "--steps",
+            "5",
+            "--threads",
+            "1",
+        ])
+        .args(args)
+        .env(
+            "BURN_FPTT_BACKEND",
+            if cfg!(feature = "ndarray") {
+                "ndarray"
+            } else {
+                "flex"
+            },
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bench_step_phases_add_up_to_at_most_the_step() {
+    let output = bench_step(&["--mode", "fptt", "--phases", "--products"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let phases = &json["phases_ms_per_step"];
+    let parts = [
+        "forward",
+        "backward",
+        "regularise",
+        "optimizer",
+        "after_step",
+    ];
+    let sum: f64 = parts
+        .iter()
+        .map(|part| {
+            let ms = phases[part]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no {part} in {phases}"));
+            assert!(ms > 0.0, "{part}: {ms} ms");
+            ms
+        })
+        .sum();
+    // The phases leave out only each step's input draw; both figures are rounded to 1e-4 ms.
+    let step = json["ms_per_step"].as_f64().unwrap();
+    assert!(sum <= step + 6e-4, "phases {sum} ms > step {step} ms");
+    assert!(json["products_ms_per_step"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_step_refuses_phases_for_bptt() {
+    let output = bench_step(&["--mode", "bptt", "--phases"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--phases") && stderr.contains("--mode bptt"),
+        "{stderr}"
+    );
 }
