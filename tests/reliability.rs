@@ -234,24 +234,22 @@ fn a_long_online_run_stays_finite_in_constant_memory() {
     );
 }
 
-fn quickstart_binary() -> std::path::PathBuf {
-    common::example_binary("quickstart")
+/// The example `name`, to run on this build's CPU backend.
+fn cpu_example(name: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(common::example_binary(name));
+    command.env(
+        "BURN_FPTT_BACKEND",
+        if cfg!(feature = "ndarray") {
+            "ndarray"
+        } else {
+            "flex"
+        },
+    );
+    command
 }
 
-fn quickstart(args: &[&str]) -> serde_json::Value {
-    let output = std::process::Command::new(quickstart_binary())
-        .args(["--hidden", "16", "--epochs", "4", "--seed", "5"])
-        .args(args)
-        .env(
-            "BURN_FPTT_BACKEND",
-            if cfg!(feature = "ndarray") {
-                "ndarray"
-            } else {
-                "flex"
-            },
-        )
-        .output()
-        .unwrap();
+/// The JSON line an example printed last, once it exited successfully.
+fn last_json(output: &std::process::Output) -> serde_json::Value {
     assert!(
         output.status.success(),
         "{}",
@@ -259,6 +257,15 @@ fn quickstart(args: &[&str]) -> serde_json::Value {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+fn quickstart(args: &[&str]) -> serde_json::Value {
+    let output = cpu_example("quickstart")
+        .args(["--hidden", "16", "--epochs", "4", "--seed", "5"])
+        .args(args)
+        .output()
+        .unwrap();
+    last_json(&output)
 }
 
 /// A training process killed with SIGKILL leaves a checkpoint from which `--resume` finishes the
@@ -269,7 +276,7 @@ fn sigkill_during_training_then_resume_gives_the_uninterrupted_result() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("ck");
     let dir_arg = dir.to_str().unwrap();
-    let mut child = std::process::Command::new(quickstart_binary())
+    let mut child = cpu_example("quickstart")
         .args([
             "--hidden",
             "16",
@@ -280,14 +287,6 @@ fn sigkill_during_training_then_resume_gives_the_uninterrupted_result() {
             "--checkpoint",
             dir_arg,
         ])
-        .env(
-            "BURN_FPTT_BACKEND",
-            if cfg!(feature = "ndarray") {
-                "ndarray"
-            } else {
-                "flex"
-            },
-        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -413,7 +412,7 @@ fn after_a_nan_the_last_good_checkpoint_loads() {
 }
 
 fn bench_step(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(common::example_binary("bench_step"))
+    cpu_example("bench_step")
         .args([
             "--batch",
             "4",
@@ -425,28 +424,13 @@ fn bench_step(args: &[&str]) -> std::process::Output {
             "1",
         ])
         .args(args)
-        .env(
-            "BURN_FPTT_BACKEND",
-            if cfg!(feature = "ndarray") {
-                "ndarray"
-            } else {
-                "flex"
-            },
-        )
         .output()
         .unwrap()
 }
 
 #[test]
 fn bench_step_phases_add_up_to_at_most_the_step() {
-    let output = bench_step(&["--mode", "fptt", "--phases", "--products"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let json = last_json(&bench_step(&["--mode", "fptt", "--phases", "--products"]));
     let phases = &json["phases_ms_per_step"];
     let parts = [
         "forward",
