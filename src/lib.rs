@@ -240,3 +240,6 @@ pub mod prelude {
         try_default_device,
     };
 }
+
+#[cfg(test)]
+mod test_support;

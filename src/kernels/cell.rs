@@ -576,25 +576,7 @@ mod tests {
     };
     use crate::surrogate::{Surrogate, spike_above_threshold};
 
-    /// Every backend of this build, with autodiff.
-    fn devices() -> Vec<Device> {
-        crate::enabled_backends()
-            .into_iter()
-            .map(|name| {
-                crate::device_by_name(name)
-                    .expect("an enabled backend")
-                    .autodiff()
-            })
-            .collect()
-    }
-
-    /// Whether the backend of `device` runs the fused operations with the reference's floating-point
-    /// operations in its order: the CPU loops do; a GPU compiler may contract `a + w (b − a)` into
-    /// a fused multiply-add.
-    fn same_arithmetic(device: &Device) -> bool {
-        let wgpu = crate::device_by_name("wgpu").ok().map(Device::autodiff);
-        wgpu.as_ref() != Some(device)
-    }
+    use crate::test_support::{autodiff_devices as devices, same_arithmetic};
 
     fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         tensor.into_data().try_to_vec::<f32>().unwrap()

@@ -169,18 +169,12 @@ impl<B: LossOps, C: CheckpointStrategy> LossOps for Autodiff<B, C> {
 #[cfg(test)]
 mod tests {
     use burn::backend::{Dispatch, TensorMetadata, ops::FloatTensorOps, tensor::FloatTensor};
-    use burn::tensor::{Device, Distribution, Int, Shape, Tensor, TensorData};
+    use burn::tensor::{Distribution, Int, Shape, Tensor, TensorData};
 
     use super::{LossOps, reference};
     use crate::loss::cross_entropy;
 
-    /// Every backend of this build.
-    fn devices() -> Vec<Device> {
-        crate::enabled_backends()
-            .into_iter()
-            .map(|name| crate::device_by_name(name).expect("an enabled backend"))
-            .collect()
-    }
+    use crate::test_support::backend_devices as devices;
 
     fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         tensor.into_data().convert::<f32>().to_vec::<f32>().unwrap()

@@ -7,19 +7,7 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use super::update::reference;
 use super::*;
 
-/// Every backend of this build.
-fn devices() -> Vec<Device> {
-    crate::enabled_backends()
-        .into_iter()
-        .map(|name| crate::device_by_name(name).expect("an enabled backend"))
-        .collect()
-}
-
-/// Whether `device` runs the updates with the reference's floating-point operations in its order
-/// (the CPU loops); a GPU compiler may contract a product and a sum into one fused multiply-add.
-fn same_arithmetic(device: &Device) -> bool {
-    crate::device_by_name("wgpu").ok().as_ref() != Some(device)
-}
+use crate::test_support::{backend_devices as devices, same_arithmetic};
 
 fn values(tensor: &Tensor<1>) -> Vec<f32> {
     tensor

@@ -331,25 +331,7 @@ mod tests {
     use super::*;
     use crate::optim::AdamaxConfig;
 
-    /// Every backend of this build, with autodiff.
-    fn devices() -> Vec<Device> {
-        crate::enabled_backends()
-            .into_iter()
-            .map(|name| {
-                crate::device_by_name(name)
-                    .expect("an enabled backend")
-                    .autodiff()
-            })
-            .collect()
-    }
-
-    fn same_arithmetic(device: &Device) -> bool {
-        crate::device_by_name("wgpu")
-            .ok()
-            .map(|d| d.autodiff())
-            .as_ref()
-            != Some(device)
-    }
+    use crate::test_support::{autodiff_devices as devices, same_arithmetic};
 
     #[derive(Module, Debug)]
     struct TwoLayers {
