@@ -310,25 +310,24 @@ impl Stream<'_> {
         for t in 0..self.steps {
             let x_t = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), self.device);
             let weight = (t + 1) as f64 / self.steps as f64;
-            let Some(phases) = phases.as_mut() else {
-                let (scores, next) = model.step(x_t, state);
-                let loss = weighted_cross_entropy(scores, self.y.clone(), weight);
-                model = fptt.update(model, loss, &mut optim, 3e-3);
-                state = next.detach();
-                continue;
-            };
-            let mut clock = Clock::start(self.device);
+            let clock = phases.is_some().then(|| Clock::start(self.device));
             let (scores, next) = model.step(x_t, state);
             let loss = weighted_cross_entropy(scores, self.y.clone(), weight);
-            phases.forward += clock.lap();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            phases.backward += clock.lap();
-            let grads = fptt.regularise(&model, grads);
-            phases.regularise += clock.lap();
-            model = optim.step(3e-3.into(), model, grads);
-            phases.optimizer += clock.lap();
-            fptt.after_step(&model);
-            phases.after_step += clock.lap();
+            model = match (phases.as_mut(), clock) {
+                (Some(phases), Some(mut clock)) => {
+                    phases.forward += clock.lap();
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    phases.backward += clock.lap();
+                    let grads = fptt.regularise(&model, grads);
+                    phases.regularise += clock.lap();
+                    let model = optim.step(3e-3.into(), model, grads);
+                    phases.optimizer += clock.lap();
+                    fptt.after_step(&model);
+                    phases.after_step += clock.lap();
+                    model
+                }
+                _ => fptt.update(model, loss, &mut optim, 3e-3),
+            };
             state = next.detach();
         }
         self.steps
